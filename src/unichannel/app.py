@@ -1,0 +1,103 @@
+"""The application: wires adapters (database, clock, gateway, event bus) once and mounts every context's routes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+
+from unichannel import __version__
+from unichannel.access.service import TokenAuthenticator
+from unichannel.catalog.api import router as catalog_router
+from unichannel.checkout.api import router as cart_router
+from unichannel.clock import Clock, SystemClock
+from unichannel.customers.api import router as customers_router
+from unichannel.db import create_engine
+from unichannel.events import EventBus, OutboxRelay
+from unichannel.inventory.api import router as inventory_router
+from unichannel.orders import service as orders_service
+from unichannel.orders.api import router as orders_router
+from unichannel.payments.gateway import PaymentGateway, SimulatedGateway
+from unichannel.settings import Settings, get_settings
+from unichannel.uow import UnitOfWorkFactory
+from unichannel.web import install_error_handlers
+
+log = logging.getLogger(__name__)
+API_PREFIX = "/api/v1"
+
+
+async def sweep_forever(uow_factory: UnitOfWorkFactory, interval_seconds: float) -> None:
+    """Gives back the stock of unpaid orders whose hold lapsed, every few seconds."""
+    while True:
+        try:
+            async with uow_factory() as uow:
+                cancelled = await orders_service.cancel_lapsed_orders(uow)
+            if cancelled:
+                log.info("cancelled %d unpaid orders whose stock hold lapsed", len(cancelled))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("sweeper failed; retrying")
+        await asyncio.sleep(interval_seconds)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    gateway: PaymentGateway | None = None,
+    run_background_tasks: bool = True,
+) -> FastAPI:
+    settings = settings or get_settings()
+    clock = clock or SystemClock()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        uow_factory = UnitOfWorkFactory(engine, clock, settings)
+        bus = EventBus()
+        relay = OutboxRelay(engine, bus, clock)
+        uow_factory.after_commit = relay.wake
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.uow_factory = uow_factory
+        app.state.bus = bus
+        app.state.relay = relay
+        app.state.gateway = gateway or SimulatedGateway()
+        app.state.authenticator = TokenAuthenticator(engine, clock, settings.token_cache_seconds)
+        tasks = []
+        if run_background_tasks:
+            relay.start()
+            tasks.append(asyncio.create_task(sweep_forever(uow_factory, settings.sweep_interval_seconds)))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await relay.stop()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="unichannel",
+        version=__version__,
+        description="New Retail commerce: one customer, one cart, one inventory across web, phone and stores.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for router in (catalog_router, inventory_router, customers_router, cart_router, orders_router):
+        app.include_router(router, prefix=API_PREFIX)
+
+    @app.get(f"{API_PREFIX}/health", tags=["ops"])
+    async def health(request: Request) -> dict[str, str]:
+        async with request.app.state.engine.connect() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+        return {"status": "ok", "database": request.app.state.engine.dialect.name, "version": __version__}
+
+    return app

@@ -1,0 +1,131 @@
+"""Every error a client can see, named after its condition, with its HTTP status and a stable machine code.
+
+This is the one list of error codes; the API turns each into JSON `{code, message, field}`.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+E = TypeVar("E")
+
+
+class DomainError(Exception):
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidInput(DomainError):
+    status_code = 422
+    code = "invalid_input"
+
+
+class NotFound(DomainError):
+    status_code = 404
+    code = "not_found"
+
+
+class Unauthenticated(DomainError):
+    status_code = 401
+    code = "unauthenticated"
+
+
+class Forbidden(DomainError):
+    status_code = 403
+    code = "forbidden"
+
+
+class Conflict(DomainError):
+    status_code = 409
+    code = "conflict"
+
+
+class AlreadyExists(Conflict):
+    code = "already_exists"
+
+
+class AmbiguousCode(Conflict):
+    code = "ambiguous_code"
+
+
+class InsufficientStock(Conflict):
+    """Fewer units are available than asked for (on hand minus reserved minus safety stock)."""
+
+    code = "insufficient_stock"
+
+
+class SoldOut(Conflict):
+    """No location the order may be served from has the units: the buyer gets a definite no."""
+
+    code = "sold_out"
+
+
+class ReservationExpired(Conflict):
+    code = "reservation_expired"
+
+
+class IllegalTransition(Conflict):
+    code = "illegal_transition"
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "idempotency_key_reused"
+
+
+class EmptyCart(Conflict):
+    code = "empty_cart"
+
+
+class PriceUnavailable(Conflict):
+    code = "price_unavailable"
+
+
+class CurrencyMismatch(DomainError):
+    status_code = 422
+    code = "currency_mismatch"
+
+
+class PaymentDeclined(DomainError):
+    status_code = 402
+    code = "payment_declined"
+
+
+class ServiceUnavailable(DomainError):
+    status_code = 503
+    code = "service_unavailable"
+
+
+ALL_ERRORS: tuple[type[DomainError], ...] = (
+    DomainError,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+    Forbidden,
+    Conflict,
+    AlreadyExists,
+    AmbiguousCode,
+    InsufficientStock,
+    SoldOut,
+    ReservationExpired,
+    IllegalTransition,
+    IdempotencyKeyReused,
+    EmptyCart,
+    PriceUnavailable,
+    CurrencyMismatch,
+    PaymentDeclined,
+    ServiceUnavailable,
+)
+
+
+def parse_choice(choices: type[E], value: object, field: str) -> E:
+    """The enum member named by `value`, or InvalidInput listing the choices."""
+    try:
+        return choices(value)  # type: ignore[call-arg]
+    except ValueError:
+        names = ", ".join(str(getattr(c, "value", c)) for c in choices)  # type: ignore[attr-defined]
+        raise InvalidInput(f"{value!r} is not one of: {names}", field=field) from None

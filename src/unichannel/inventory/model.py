@@ -1,0 +1,101 @@
+"""Inventory rules: locations, stock per SKU per location, reservations, movements.
+
+Pure: no database, HTTP or clock. The same rules are enforced again by the database (CHECK constraints) and by
+`unichannel check`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from unichannel.errors import InsufficientStock, InvalidInput
+
+
+class LocationKind(StrEnum):
+    WAREHOUSE = "warehouse"
+    STORE = "store"
+    VILLAGE_STATION = "village_station"
+    POPUP = "popup"
+
+
+class MovementKind(StrEnum):
+    RECEIVE = "receive"  # goods in from a supplier or production
+    ADJUST = "adjust"  # a count correction or a write-off (negative), always with a reason
+    TRANSFER_OUT = "transfer_out"
+    TRANSFER_IN = "transfer_in"
+    SHIP = "ship"  # units leave with an order
+
+
+class ReservationStatus(StrEnum):
+    ACTIVE = "active"  # units held for an order line; may lapse at expires_at
+    ALLOCATED = "allocated"  # the paid line is assigned to this location's units; no longer lapses
+    CONSUMED = "consumed"  # shipped or handed over: on_hand and reserved went down together
+    RELEASED = "released"  # the order was cancelled; the units went back
+    EXPIRED = "expired"  # the hold lapsed before payment; the units went back
+
+
+LIVE_RESERVATION_STATUSES = (ReservationStatus.ACTIVE, ReservationStatus.ALLOCATED)
+
+
+@dataclass(frozen=True, slots=True)
+class StockLevel:
+    on_hand: int
+    reserved: int
+    safety_stock: int
+
+    @property
+    def available(self) -> int:
+        """Units a buyer may still reserve: on hand, less what is reserved and the safety stock kept back."""
+        return max(0, self.on_hand - self.reserved - self.safety_stock)
+
+    def check(self) -> None:
+        """Invariant 1: 0 <= reserved <= on_hand, and nothing negative."""
+        assert 0 <= self.reserved <= self.on_hand, self
+        assert self.safety_stock >= 0, self
+
+
+def check_quantity(quantity: int, maximum: int, *, field: str = "quantity") -> int:
+    """A positive whole number of units no larger than `maximum`."""
+    if isinstance(quantity, bool) or not isinstance(quantity, int):
+        raise InvalidInput("a quantity is a whole number", field=field)
+    if quantity <= 0:
+        raise InvalidInput("a quantity must be at least 1", field=field)
+    if quantity > maximum:
+        raise InvalidInput(f"a quantity may be at most {maximum}", field=field)
+    return quantity
+
+
+def check_adjustment(level: StockLevel, delta: int, reason: str, maximum: int) -> None:
+    """An adjustment changes on_hand by a non-zero delta, names its reason, and never takes away reserved units."""
+    if delta == 0:
+        raise InvalidInput("an adjustment changes stock by at least one unit", field="delta")
+    if abs(delta) > maximum:
+        raise InvalidInput(f"an adjustment may move at most {maximum} units", field="delta")
+    if not reason.strip():
+        raise InvalidInput("an adjustment needs a reason", field="reason")
+    if level.on_hand + delta < level.reserved:
+        raise InsufficientStock(
+            f"only {level.on_hand - level.reserved} unreserved units are on hand; cannot remove {-delta}",
+            field="delta",
+        )
+
+
+def check_coordinates(latitude: float, longitude: float) -> None:
+    if not -90.0 <= latitude <= 90.0:
+        raise InvalidInput("latitude must be between -90 and 90", field="latitude")
+    if not -180.0 <= longitude <= 180.0:
+        raise InvalidInput("longitude must be between -180 and 180", field="longitude")
+
+
+def has_lapsed(status: str, expires_at: datetime | None, now: datetime) -> bool:
+    """An active hold whose expiry has passed no longer holds anything, swept or not."""
+    return status == ReservationStatus.ACTIVE and expires_at is not None and expires_at <= now
+
+
+def order_locations_for_transfer(source_id: int, destination_id: int) -> tuple[int, int]:
+    """Stock rows are always locked in location-id order, so two opposite transfers can never deadlock."""
+    if source_id == destination_id:
+        raise InvalidInput("a transfer needs two different locations", field="to_location_id")
+    return (source_id, destination_id) if source_id < destination_id else (destination_id, source_id)

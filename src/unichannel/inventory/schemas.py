@@ -1,0 +1,96 @@
+"""Inventory request and response models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from unichannel.inventory.model import LocationKind
+
+MAX_UNITS = 10_000_000
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class LocationIn(Strict):
+    code: str = Field(pattern=r"^[A-Z0-9][A-Z0-9\-]{1,39}$")
+    name: str = Field(min_length=1, max_length=200)
+    kind: LocationKind
+    merchant: str | None = Field(default=None, max_length=80, description="slug of the merchant that runs it")
+    address: str = Field(min_length=1, max_length=300)
+    city: str = Field(min_length=1, max_length=100)
+    region: str = Field(default="", max_length=100)
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class LocationOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    kind: LocationKind
+    merchant_id: int | None
+    address: str
+    city: str
+    region: str
+    latitude: float
+    longitude: float
+    is_active: bool
+
+
+class StockLevelOut(BaseModel):
+    variant_id: int
+    location_id: int
+    on_hand: int
+    reserved: int
+    safety_stock: int
+    available: int
+
+
+class ReceiveIn(Strict):
+    variant_id: int = Field(ge=1)
+    location_id: int = Field(ge=1)
+    quantity: int = Field(ge=1, le=MAX_UNITS)
+    reference: str | None = Field(default=None, max_length=80)
+
+
+class AdjustIn(Strict):
+    variant_id: int = Field(ge=1)
+    location_id: int = Field(ge=1)
+    delta: int = Field(ge=-MAX_UNITS, le=MAX_UNITS)
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class TransferIn(Strict):
+    variant_id: int = Field(ge=1)
+    from_location_id: int = Field(ge=1)
+    to_location_id: int = Field(ge=1)
+    quantity: int = Field(ge=1, le=MAX_UNITS)
+
+
+class TransferOut(BaseModel):
+    source: StockLevelOut
+    destination: StockLevelOut
+
+
+class SafetyStockIn(Strict):
+    variant_id: int = Field(ge=1)
+    location_id: int = Field(ge=1)
+    safety_stock: int = Field(ge=0, le=MAX_UNITS)
+
+
+class MovementOut(BaseModel):
+    id: int
+    variant_id: int
+    location_id: int
+    kind: str
+    quantity: int
+    reason: str
+    reference: str | None
+    actor: str | None
+    created_at: datetime

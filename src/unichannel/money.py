@@ -1,0 +1,63 @@
+"""Money is integer minor units plus an ISO 4217 currency; never a float."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from babel.numbers import get_currency_precision, is_currency
+
+from unichannel.errors import CurrencyMismatch, InvalidInput
+
+
+def check_currency(code: str, *, field: str = "currency") -> str:
+    """The upper-cased ISO 4217 code, or InvalidInput."""
+    upper = (code or "").upper()
+    if len(upper) != 3 or not is_currency(upper):
+        raise InvalidInput(f"{code!r} is not an ISO 4217 currency code", field=field)
+    return upper
+
+
+def minor_digits(currency: str) -> int:
+    """How many decimal places the currency's minor unit has (CNY 2, JPY 0, KWD 3)."""
+    return get_currency_precision(currency)
+
+
+def parse_amount(text: str, currency: str, *, field: str = "price") -> int:
+    """A decimal string such as '18.50' in major units, as integer minor units; refuses fractions of a minor unit."""
+    try:
+        value = Decimal(str(text).strip())
+    except InvalidOperation:
+        raise InvalidInput(f"{text!r} is not a number", field=field) from None
+    if not value.is_finite():
+        raise InvalidInput(f"{text!r} is not a number", field=field)
+    scaled = value.scaleb(minor_digits(currency))
+    if scaled != scaled.to_integral_value():
+        raise InvalidInput(f"{text!r} has more decimals than {currency} allows", field=field)
+    if scaled < 0:
+        raise InvalidInput(f"{text!r} is negative", field=field)
+    return int(scaled)
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    amount_minor: int
+    currency: str
+
+    def __add__(self, other: Money) -> Money:
+        if other.currency != self.currency:
+            raise CurrencyMismatch(f"cannot add {other.currency} to {self.currency}")
+        return Money(self.amount_minor + other.amount_minor, self.currency)
+
+    def times(self, quantity: int) -> Money:
+        return Money(self.amount_minor * quantity, self.currency)
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(0, currency)
+
+    def display(self) -> str:
+        """A plain decimal rendering ('CNY 18.50'); locale formatting belongs to the presentation layer."""
+        digits = minor_digits(self.currency)
+        amount = Decimal(self.amount_minor).scaleb(-digits)
+        return f"{self.currency} {amount:.{digits}f}"

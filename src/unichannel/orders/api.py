@@ -1,0 +1,161 @@
+"""Order HTTP routes under /api/v1."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from unichannel import idempotency
+from unichannel.access.model import Principal, Role
+from unichannel.checkout.api import CustomerParam, cart_owner
+from unichannel.errors import InvalidInput
+from unichannel.money import Money
+from unichannel.orders import repository, service
+from unichannel.orders.model import Address, DeliveryChoice, DeliveryMode, OrderStatus
+from unichannel.orders.schemas import CancelIn, CheckoutOut, OrderOut, PayIn, PlaceOrderIn, TransitionIn
+from unichannel.uow import UnitOfWork
+from unichannel.web import Caller, IdempotencyKey, new_uow
+
+router = APIRouter(tags=["orders"])
+
+
+async def order_views(uow: UnitOfWork, rows: list[dict[str, Any]], *, with_history: bool = False) -> list[OrderOut]:
+    lines = await repository.lines_of(uow.conn, [r["id"] for r in rows])
+    views = []
+    for row in rows:
+        history = await repository.history_of(uow.conn, row["id"]) if with_history else None
+        views.append(
+            OrderOut(
+                **row,
+                total_display=Money(row["total_minor"], row["currency"]).display(),
+                lines=[ln for ln in lines if ln["order_id"] == row["id"]],
+                history=history,
+            )
+        )
+    return views
+
+
+def _choice(body: PlaceOrderIn, caller: Principal) -> DeliveryChoice:
+    delivery = body.delivery
+    location_id = delivery.location_id
+    if delivery.mode is DeliveryMode.IN_STORE:
+        if caller.role is not Role.CLERK:
+            raise InvalidInput("only a clerk at a till sells in store", field="delivery.mode")
+        if location_id not in (None, caller.location_id):
+            raise InvalidInput("a clerk sells at their own store", field="delivery.location_id")
+        location_id = caller.location_id
+    address = Address(**delivery.address.model_dump()) if delivery.address else None
+    return DeliveryChoice(delivery.mode, location_id, address)
+
+
+@router.post("/orders", response_model=CheckoutOut, status_code=201)
+async def place_orders(
+    request: Request,
+    caller: Caller,
+    body: PlaceOrderIn,
+    idempotency_key: IdempotencyKey = None,
+    customer_id: CustomerParam = None,
+) -> Any:
+    """Places the cart as one order per merchant, holding stock for every line.
+
+    Send an `Idempotency-Key`: a retry with the same key and body returns the same orders (never a second set);
+    the same key with another body is a 409.
+    """
+    owner, _ = cart_owner(caller, customer_id)
+    choice = _choice(body, caller)
+    async with new_uow(request) as uow:
+        claim = None
+        if idempotency_key is not None:
+            fingerprint = idempotency.request_hash("POST", "/orders", [owner, body.model_dump(mode="json")])
+            claim = await idempotency.claim(uow, caller.key, idempotency_key, fingerprint)
+            if isinstance(claim, idempotency.Replay):
+                return JSONResponse(claim.response, status_code=claim.status_code, headers={"Idempotent-Replay": "true"})
+        checkout_id, order_ids = await service.place_orders(uow, caller, owner, choice)
+        rows = [await repository.get_order(uow.conn, order_id) for order_id in order_ids]
+        views = await order_views(uow, rows)
+        total = sum(v.total_minor for v in views)
+        currency = views[0].currency
+        result = CheckoutOut(
+            checkout_id=checkout_id, currency=currency, total_minor=total,
+            total_display=Money(total, currency).display(), orders=views,
+        )
+        if claim is not None:
+            await idempotency.record(uow, claim, f"checkout:{checkout_id}", 201, result.model_dump(mode="json"))
+        return result
+
+
+@router.get("/orders", response_model=list[OrderOut])
+async def list_orders(
+    request: Request,
+    caller: Caller,
+    status: OrderStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    before_id: Annotated[int | None, Query(ge=1)] = None,
+) -> list[OrderOut]:
+    """Orders this caller may see, newest first: a member's own (online and in store), a merchant's, a store's."""
+    scope = {
+        Role.SHOPPER: {"customer_id": caller.customer_id},
+        Role.MERCHANT: {"merchant_id": caller.merchant_id},
+        Role.CLERK: {"location_id": caller.location_id},
+        Role.OPERATOR: {},
+    }[caller.role]
+    async with new_uow(request) as uow:
+        rows = await repository.list_orders(
+            uow.conn, **scope, status=status.value if status else None, limit=limit, before_id=before_id
+        )
+        return await order_views(uow, rows)
+
+
+@router.get("/customers/{customer_id}/orders", response_model=list[OrderOut])
+async def purchase_history(
+    request: Request, caller: Caller, customer_id: int, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> list[OrderOut]:
+    """A member's purchases across channels (web, phone and store tills), newest first."""
+    owner, _ = cart_owner(caller, customer_id)
+    async with new_uow(request) as uow:
+        return await order_views(uow, await repository.list_orders(uow.conn, customer_id=owner, limit=limit))
+
+
+@router.get("/orders/{order_id}", response_model=OrderOut)
+async def get_order(request: Request, caller: Caller, order_id: int) -> OrderOut:
+    async with new_uow(request) as uow:
+        [view] = await order_views(uow, [await service.visible_order(uow, caller, order_id)], with_history=True)
+        return view
+
+
+@router.post("/orders/{order_id}/pay", response_model=OrderOut)
+async def pay(request: Request, caller: Caller, order_id: int, body: PayIn) -> OrderOut:
+    """Pays the order through the gateway (the simulated gateway for now). Paying twice is a 409."""
+    state = request.app.state
+    await service.pay(state.uow_factory, state.gateway, caller, order_id, method=body.method, token=body.token)
+    async with new_uow(request) as uow:
+        [view] = await order_views(uow, [await service.visible_order(uow, caller, order_id)], with_history=True)
+        return view
+
+
+@router.post("/orders/{order_id}/transitions", response_model=OrderOut)
+async def transition(request: Request, caller: Caller, order_id: int, body: TransitionIn) -> OrderOut:
+    """Moves an order one step: allocated, shipped, delivered, completed (or cancelled)."""
+    async with new_uow(request) as uow:
+        order = await service.move(uow, caller, order_id, body.to, note=body.note)
+        [view] = await order_views(uow, [order], with_history=True)
+    await _refund_if_cancelled_after_payment(request, view)
+    return view
+
+
+@router.post("/orders/{order_id}/cancel", response_model=OrderOut)
+async def cancel(request: Request, caller: Caller, order_id: int, body: CancelIn | None = None) -> OrderOut:
+    """Cancels an order and gives its held stock back."""
+    async with new_uow(request) as uow:
+        order = await service.move(uow, caller, order_id, OrderStatus.CANCELLED, note=body.reason if body else "")
+        [view] = await order_views(uow, [order], with_history=True)
+    await _refund_if_cancelled_after_payment(request, view)
+    return view
+
+
+async def _refund_if_cancelled_after_payment(request: Request, view: OrderOut) -> None:
+    """A paid order that was cancelled gets its money back, after the cancellation committed."""
+    if view.status is OrderStatus.CANCELLED and view.payment_reference is not None:
+        await request.app.state.gateway.refund(view.payment_reference, view.total_minor, view.currency)

@@ -1,0 +1,187 @@
+"""Order tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from unichannel.db import Id, Json, UTCDateTime, metadata
+from unichannel.inventory.repository import reservations
+
+checkouts = Table(
+    "checkouts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("customer_id", Id, ForeignKey("customers.id"), nullable=False, index=True),
+    Column("currency", String(3), nullable=False),
+    Column("total_minor", Id, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("total_minor >= 0", name="total_not_negative"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("checkout_id", Id, ForeignKey("checkouts.id"), nullable=False, index=True),
+    Column("customer_id", Id, ForeignKey("customers.id"), nullable=False, index=True),
+    Column("merchant_id", Id, ForeignKey("merchants.id"), nullable=False, index=True),
+    Column("channel", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("subtotal_minor", Id, nullable=False),
+    Column("delivery_minor", Id, nullable=False),
+    Column("total_minor", Id, nullable=False),
+    Column("delivery_mode", String(20), nullable=False),
+    Column("location_id", Id, ForeignKey("locations.id"), nullable=True),  # pickup place or the till's store
+    Column("address", Json, nullable=True),
+    Column("placed_by", String(64), nullable=False),  # the caller that placed it (a member, or a clerk's token)
+    Column("payment_reference", String(80), nullable=True),
+    Column("cancel_reason", String(200), nullable=True),
+    Column("placed_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint(
+        "status IN ('placed', 'paid', 'allocated', 'shipped', 'delivered', 'completed', 'cancelled')",
+        name="status_known",
+    ),
+    CheckConstraint("channel IN ('online', 'store')", name="channel_known"),
+    CheckConstraint("total_minor = subtotal_minor + delivery_minor AND subtotal_minor >= 0", name="total_adds_up"),
+    Index("ix_orders_status", "status"),
+)
+
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("order_id", Id, ForeignKey("orders.id"), nullable=False, index=True),
+    Column("merchant_id", Id, ForeignKey("merchants.id"), nullable=False),
+    Column("variant_id", Id, ForeignKey("variants.id"), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("name", String(300), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price_minor", Id, nullable=False),
+    Column("total_minor", Id, nullable=False),
+    Column("location_id", Id, ForeignKey("locations.id"), nullable=False),  # where the units are held / ship from
+    Column("reservation_id", Id, ForeignKey("reservations.id"), nullable=False, unique=True),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    CheckConstraint("total_minor = unit_price_minor * quantity AND unit_price_minor >= 0", name="total_adds_up"),
+)
+
+order_history = Table(
+    "order_history",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("order_id", Id, ForeignKey("orders.id"), nullable=False, index=True),
+    Column("from_status", String(16), nullable=True),
+    Column("to_status", String(16), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("note", String(200), nullable=False, default=""),
+    Column("at", UTCDateTime, nullable=False),
+)
+
+
+async def insert_checkout(conn: AsyncConnection, values: dict[str, Any]) -> int:
+    return (await conn.execute(checkouts.insert().values(**values).returning(checkouts.c.id))).scalar_one()
+
+
+async def set_checkout_total(conn: AsyncConnection, checkout_id: int, total_minor: int) -> None:
+    await conn.execute(checkouts.update().where(checkouts.c.id == checkout_id).values(total_minor=total_minor))
+
+
+async def insert_order(conn: AsyncConnection, values: dict[str, Any]) -> int:
+    return (await conn.execute(orders.insert().values(**values).returning(orders.c.id))).scalar_one()
+
+
+async def insert_lines(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    await conn.execute(order_lines.insert(), rows)
+
+
+async def insert_history(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    await conn.execute(order_history.insert().values(**values))
+
+
+async def get_order(conn: AsyncConnection, order_id: int, *, for_update: bool = False) -> dict[str, Any] | None:
+    query = select(orders).where(orders.c.id == order_id)
+    if for_update and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await conn.execute(query)).mappings().first()
+    return dict(row) if row else None
+
+
+async def lines_of(conn: AsyncConnection, order_ids: list[int]) -> list[dict[str, Any]]:
+    if not order_ids:
+        return []
+    query = select(order_lines).where(order_lines.c.order_id.in_(order_ids)).order_by(order_lines.c.id)
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+async def history_of(conn: AsyncConnection, order_id: int) -> list[dict[str, Any]]:
+    query = select(order_history).where(order_history.c.order_id == order_id).order_by(order_history.c.id)
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+async def orders_of_checkout(conn: AsyncConnection, checkout_id: int) -> list[dict[str, Any]]:
+    query = select(orders).where(orders.c.checkout_id == checkout_id).order_by(orders.c.id)
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+async def list_orders(
+    conn: AsyncConnection,
+    *,
+    customer_id: int | None = None,
+    merchant_id: int | None = None,
+    location_id: int | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    before_id: int | None = None,
+) -> list[dict[str, Any]]:
+    query = select(orders).order_by(orders.c.id.desc()).limit(limit)
+    for column, value in (
+        (orders.c.customer_id, customer_id),
+        (orders.c.merchant_id, merchant_id),
+        (orders.c.location_id, location_id),
+        (orders.c.status, status),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if before_id is not None:
+        query = query.where(orders.c.id < before_id)
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+async def update_order(
+    conn: AsyncConnection, order_id: int, from_status: str, values: dict[str, Any]
+) -> bool:
+    """Changes an order only if it is still in `from_status`: two racing transitions cannot both win."""
+    result = await conn.execute(
+        orders.update().where(orders.c.id == order_id, orders.c.status == from_status).values(**values)
+    )
+    return result.rowcount == 1
+
+
+async def placed_orders_with_lapsed_holds(conn: AsyncConnection, now: Any, limit: int) -> list[int]:
+    """Unpaid orders at least one of whose holds has lapsed or been expired: they can no longer be paid."""
+    lapsed = (reservations.c.status == "expired") | (
+        (reservations.c.status == "active") & reservations.c.expires_at.is_not(None) & (reservations.c.expires_at <= now)
+    )
+    query = (
+        select(orders.c.id)
+        .join(order_lines, order_lines.c.order_id == orders.c.id)
+        .join(reservations, reservations.c.id == order_lines.c.reservation_id)
+        .where(orders.c.status == "placed", lapsed)
+        .group_by(orders.c.id)
+        .order_by(orders.c.id)
+        .limit(limit)
+    )
+    return list((await conn.execute(query)).scalars())

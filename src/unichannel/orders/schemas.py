@@ -1,0 +1,100 @@
+"""Order request and response models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from unichannel.orders.model import DeliveryMode, OrderStatus
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class AddressIn(Strict):
+    name: str = Field(min_length=1, max_length=120)
+    phone: str = Field(min_length=5, max_length=32)
+    line1: str = Field(min_length=1, max_length=300)
+    city: str = Field(min_length=1, max_length=100)
+    region: str = Field(default="", max_length=100)
+    postal_code: str = Field(default="", max_length=20)
+    country: str = Field(default="CN", pattern=r"^[A-Z]{2}$")
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+
+
+class DeliveryIn(Strict):
+    mode: DeliveryMode
+    location_id: int | None = Field(default=None, ge=1, description="pickup store or station; the till's store")
+    address: AddressIn | None = None
+
+
+class PlaceOrderIn(Strict):
+    delivery: DeliveryIn
+
+
+class PayIn(Strict):
+    method: str = Field(default="card", pattern=r"^(card|cash|wallet)$")
+    token: str | None = Field(default=None, max_length=200, description="card token from the gateway's client side")
+
+
+class TransitionIn(Strict):
+    to: OrderStatus
+    note: str = Field(default="", max_length=200)
+
+
+class CancelIn(Strict):
+    reason: str = Field(default="", max_length=200)
+
+
+class OrderLineOut(BaseModel):
+    id: int
+    variant_id: int
+    sku: str
+    name: str
+    quantity: int
+    unit_price_minor: int
+    total_minor: int
+    location_id: int
+
+
+class HistoryOut(BaseModel):
+    from_status: str | None
+    to_status: str
+    actor: str
+    note: str
+    at: datetime
+
+
+class OrderOut(BaseModel):
+    id: int
+    checkout_id: int
+    customer_id: int
+    merchant_id: int
+    channel: str
+    status: OrderStatus
+    currency: str
+    subtotal_minor: int
+    delivery_minor: int
+    total_minor: int
+    total_display: str
+    delivery_mode: DeliveryMode
+    location_id: int | None
+    address: dict[str, Any] | None
+    payment_reference: str | None
+    cancel_reason: str | None
+    placed_at: datetime
+    updated_at: datetime
+    lines: list[OrderLineOut]
+    history: list[HistoryOut] | None = None
+
+
+class CheckoutOut(BaseModel):
+    checkout_id: int
+    currency: str
+    total_minor: int
+    total_display: str
+    orders: list[OrderOut]

@@ -1,0 +1,261 @@
+"""Order use cases: place orders from a cart, pay, move through the lifecycle, cancel, lapse unpaid orders.
+
+Placing is all or nothing: every line of every order holds its stock, or nothing is written at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Any
+
+from unichannel.access.model import Principal, Role
+from unichannel.catalog.model import Channel
+from unichannel.checkout import repository as cart_repository
+from unichannel.checkout import service as cart_service
+from unichannel.errors import Conflict, EmptyCart, IllegalTransition, NotFound
+from unichannel.inventory import repository as inventory_repository
+from unichannel.inventory import service as inventory
+from unichannel.orders import repository
+from unichannel.orders.model import (
+    DeliveryChoice,
+    DeliveryMode,
+    OrderStatus,
+    Place,
+    channel_of,
+    check_delivery_choice,
+    check_transition,
+    source_candidates,
+)
+from unichannel.payments.gateway import PaymentGateway
+from unichannel.uow import UnitOfWork, UnitOfWorkFactory
+
+
+def _place(row: dict[str, Any]) -> Place:
+    return Place(row["id"], row["kind"], row["latitude"], row["longitude"], row["is_active"])
+
+
+async def place_orders(
+    uow: UnitOfWork, principal: Principal, customer_id: int, choice: DeliveryChoice
+) -> tuple[int, list[int]]:
+    """Turns the member's cart into one order per merchant, holding stock for every line; returns (checkout, orders).
+
+    Stock is reserved line by line in SKU order (a fixed lock order), each with one conditional UPDATE; if any line
+    cannot be held, the exception rolls back every hold and order of this checkout, and the cart stays as it was.
+    """
+    channel = Channel(channel_of(choice.mode))
+    pickup_row = None
+    if choice.location_id is not None:
+        pickup_row = await inventory_repository.get_location(uow.conn, choice.location_id)
+    pickup = _place(pickup_row) if pickup_row else None
+    check_delivery_choice(choice, pickup)
+    cart_view = await cart_service.view(uow, customer_id, channel)
+    priced = cart_view.priced
+    if not priced.items:
+        raise EmptyCart("the cart is empty", field="cart")
+    priced.require_purchasable()
+    places = [_place(r) for r in await inventory_repository.list_locations(uow.conn)]
+    candidates = source_candidates(choice, pickup, places)
+    now = uow.now()
+    expires_at = now + timedelta(minutes=uow.settings.reservation_hold_minutes)
+    if choice.mode is DeliveryMode.IN_STORE:
+        expires_at = now + timedelta(minutes=15)  # a till sale is paid on the spot or abandoned
+    checkout_id = await repository.insert_checkout(
+        uow.conn, {"customer_id": customer_id, "currency": priced.currency, "total_minor": 0, "created_at": now}
+    )
+    order_ids, grand_total = [], 0
+    for merchant_id, items in priced.by_merchant().items():
+        subtotal = sum(p.total_minor or 0 for p in items)
+        order_id = await repository.insert_order(
+            uow.conn,
+            {
+                "checkout_id": checkout_id,
+                "customer_id": customer_id,
+                "merchant_id": merchant_id,
+                "channel": channel.value,
+                "status": OrderStatus.PLACED.value,
+                "currency": priced.currency,
+                "subtotal_minor": subtotal,
+                "delivery_minor": 0,
+                "total_minor": subtotal,
+                "delivery_mode": choice.mode.value,
+                "location_id": choice.location_id,
+                "address": asdict(choice.address) if choice.address else None,
+                "placed_by": principal.key,
+                "placed_at": now,
+                "updated_at": now,
+            },
+        )
+        lines = []
+        for priced_item in items:
+            item = priced_item.item
+            held = await inventory.reserve(uow, merchant_id, item.variant_id, item.quantity, candidates, expires_at)
+            lines.append(
+                {
+                    "order_id": order_id,
+                    "merchant_id": merchant_id,
+                    "variant_id": item.variant_id,
+                    "sku": item.sku,
+                    "name": item.name,
+                    "quantity": item.quantity,
+                    "unit_price_minor": priced_item.unit_price_minor,
+                    "total_minor": priced_item.total_minor,
+                    "location_id": held["location_id"],
+                    "reservation_id": held["id"],
+                }
+            )
+        await repository.insert_lines(uow.conn, lines)
+        await _record(uow, order_id, None, OrderStatus.PLACED, principal.key)
+        uow.emit(
+            "order.placed",
+            "order",
+            order_id,
+            {
+                "order_id": order_id,
+                "merchant_id": merchant_id,
+                "customer_id": customer_id,
+                "channel": channel.value,
+                "total_minor": subtotal,
+                "currency": priced.currency,
+                "location_id": choice.location_id,
+                "lines": [{"variant_id": ln["variant_id"], "quantity": ln["quantity"]} for ln in lines],
+            },
+        )
+        order_ids.append(order_id)
+        grand_total += subtotal
+    await repository.set_checkout_total(uow.conn, checkout_id, grand_total)
+    await cart_repository.delete_lines(uow.conn, cart_view.cart["id"], [p.item.line_id for p in priced.items])
+    return checkout_id, order_ids
+
+
+async def _record(uow: UnitOfWork, order_id: int, before: OrderStatus | None, after: OrderStatus, actor: str, note=""):
+    await repository.insert_history(
+        uow.conn,
+        {
+            "order_id": order_id,
+            "from_status": before.value if before else None,
+            "to_status": after.value,
+            "actor": actor,
+            "note": note,
+            "at": uow.now(),
+        },
+    )
+
+
+async def visible_order(uow: UnitOfWork, principal: Principal, order_id: int) -> dict[str, Any]:
+    """The order if this caller may see it; otherwise NotFound, exactly as if it did not exist."""
+    order = await repository.get_order(uow.conn, order_id)
+    if order is None or not can_see(principal, order):
+        raise NotFound("no such order", field="order_id")
+    return order
+
+
+def can_see(principal: Principal, order: dict[str, Any]) -> bool:
+    match principal.role:
+        case Role.OPERATOR:
+            return True
+        case Role.MERCHANT:
+            return order["merchant_id"] == principal.merchant_id
+        case Role.CLERK:
+            return order["location_id"] == principal.location_id
+        case Role.SHOPPER:
+            return order["customer_id"] == principal.customer_id
+    return False
+
+
+async def move(
+    uow: UnitOfWork, principal: Principal, order_id: int, target: OrderStatus, *, note: str = ""
+) -> dict[str, Any]:
+    """Moves an order one legal step, with its stock effects: allocate holds, ship consumes, cancel releases."""
+    order = await visible_order(uow, principal, order_id)
+    if target is not OrderStatus.CANCELLED:
+        principal.require(Role.MERCHANT, Role.OPERATOR, Role.CLERK)
+    elif principal.role is Role.SHOPPER and order["status"] not in (OrderStatus.PLACED, OrderStatus.PAID):
+        raise IllegalTransition("a shopper can cancel only before the order is allocated; ask the merchant", field="status")
+    current = OrderStatus(order["status"])
+    check_transition(current, target)
+    values: dict[str, Any] = {"status": target.value, "updated_at": uow.now()}
+    if target is OrderStatus.CANCELLED:
+        values["cancel_reason"] = note or f"cancelled by {principal.role.value}"
+    if not await repository.update_order(uow.conn, order_id, current.value, values):
+        raise Conflict("the order changed meanwhile; reload it", field="order_id")
+    for line in await repository.lines_of(uow.conn, [order_id]):
+        if target is OrderStatus.ALLOCATED:
+            await inventory.allocate(uow, line["reservation_id"])
+        elif target is OrderStatus.SHIPPED:
+            await inventory.consume(uow, line["reservation_id"], reference=f"order:{order_id}")
+        elif target is OrderStatus.CANCELLED:
+            await inventory.release(uow, line["reservation_id"])
+    await _record(uow, order_id, current, target, principal.key, note)
+    uow.emit(
+        f"order.{target.value}",
+        "order",
+        order_id,
+        {"order_id": order_id, "merchant_id": order["merchant_id"], "from": current.value, "to": target.value},
+    )
+    return await visible_order(uow, principal, order_id)
+
+
+async def pay(
+    uow_factory: UnitOfWorkFactory,
+    gateway: PaymentGateway,
+    principal: Principal,
+    order_id: int,
+    *,
+    method: str,
+    token: str | None,
+) -> dict[str, Any]:
+    """Captures the order's total through the gateway and marks it paid, its holds kept until shipping.
+
+    The gateway is called outside any transaction (no lock is held across the network). If the holds lapsed while
+    the gateway answered, the capture is refunded and the order is not paid.
+    """
+    async with uow_factory() as uow:
+        order = await visible_order(uow, principal, order_id)
+        check_transition(OrderStatus(order["status"]), OrderStatus.PAID)
+    capture = await gateway.capture(f"order:{order_id}", order["total_minor"], order["currency"], method, token)
+    try:
+        async with uow_factory() as uow:
+            order = await visible_order(uow, principal, order_id)
+            check_transition(OrderStatus(order["status"]), OrderStatus.PAID)
+            for line in await repository.lines_of(uow.conn, [order_id]):
+                await inventory.hold_until_shipped(uow, line["reservation_id"])
+            now = uow.now()
+            values = {"status": OrderStatus.PAID.value, "payment_reference": capture.payment_reference, "updated_at": now}
+            if not await repository.update_order(uow.conn, order_id, OrderStatus.PLACED.value, values):
+                raise Conflict("the order changed meanwhile; reload it", field="order_id")
+            await _record(uow, order_id, OrderStatus.PLACED, OrderStatus.PAID, principal.key, method)
+            uow.emit(
+                "order.paid",
+                "order",
+                order_id,
+                {
+                    "order_id": order_id,
+                    "merchant_id": order["merchant_id"],
+                    "channel": order["channel"],
+                    "location_id": order["location_id"],
+                    "total_minor": order["total_minor"],
+                    "currency": order["currency"],
+                },
+            )
+            return await visible_order(uow, principal, order_id)
+    except BaseException:  # whatever stopped the order being marked paid, the money goes back
+        await gateway.refund(capture.payment_reference, capture.amount_minor, capture.currency)
+        raise
+
+
+async def cancel_lapsed_orders(uow: UnitOfWork, limit: int = 200) -> list[int]:
+    """Expires lapsed holds and cancels the unpaid orders they belonged to, releasing their other holds too."""
+    await inventory.expire_lapsed(uow, limit=limit)
+    cancelled = []
+    for order_id in await repository.placed_orders_with_lapsed_holds(uow.conn, uow.now(), limit):
+        now = uow.now()
+        values = {"status": OrderStatus.CANCELLED.value, "cancel_reason": "payment_timeout", "updated_at": now}
+        if not await repository.update_order(uow.conn, order_id, OrderStatus.PLACED.value, values):
+            continue
+        for line in await repository.lines_of(uow.conn, [order_id]):
+            await inventory.release(uow, line["reservation_id"])
+        await _record(uow, order_id, OrderStatus.PLACED, OrderStatus.CANCELLED, "system:sweeper", "payment_timeout")
+        uow.emit("order.cancelled", "order", order_id, {"order_id": order_id, "reason": "payment_timeout"})
+        cancelled.append(order_id)
+    return cancelled

@@ -1,0 +1,53 @@
+"""One typed settings object, read from `UNICHANNEL_*` environment variables and validated at start-up."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="UNICHANNEL_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./var/unichannel.db",
+        description="SQLAlchemy URL; SQLite (aiosqlite) by default, PostgreSQL with postgresql+asyncpg://...",
+    )
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000", description="Base of the scan-to-cart URLs encoded in QR codes."
+    )
+    default_currency: str = Field(default="CNY", min_length=3, max_length=3)
+    reservation_hold_minutes: int = Field(
+        default=30, ge=1, le=24 * 60, description="How long an unpaid order holds its stock before it lapses."
+    )
+    sweep_interval_seconds: float = Field(default=5.0, gt=0)
+    max_line_quantity: int = Field(default=999, ge=1, description="Largest quantity of one SKU in a cart or order line.")
+    max_stock_quantity: int = Field(default=10_000_000, ge=1, description="Largest single stock movement.")
+    token_cache_seconds: float = Field(
+        default=60.0, ge=0, description="How long a verified API token is remembered in-process (argon2 is slow)."
+    )
+
+    @field_validator("default_currency")
+    @classmethod
+    def _upper_currency(cls, value: str) -> str:
+        return value.upper()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def sqlite_path(self) -> Path | None:
+        """The database file of a SQLite URL, or None for PostgreSQL or an in-memory database."""
+        if not self.is_sqlite:
+            return None
+        path = self.database_url.split("///", 1)[-1]
+        return None if path in ("", ":memory:") else Path(path)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

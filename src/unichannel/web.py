@@ -1,0 +1,105 @@
+"""HTTP plumbing shared by every context's api module: errors as JSON, the caller, the unit of work."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from unichannel.access.model import Principal, Role
+from unichannel.errors import DomainError, Unauthenticated
+from unichannel.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    return {"code": code, "message": message, "field": field}
+
+
+def _field_of(location: tuple[Any, ...] | list[Any]) -> str | None:
+    parts = [str(p) for p in location if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or None
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request", "type": ""}
+        if first.get("type") == "json_invalid":
+            return JSONResponse(error_body("malformed_json", "the request body is not valid JSON"), status_code=400)
+        field = _field_of(first.get("loc", ()))
+        message = str(first.get("msg", "invalid value"))
+        return JSONResponse(
+            error_body("invalid_input", f"{field}: {message}" if field else message, field), status_code=422
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated", 403: "forbidden"}
+        code = codes.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+        # The rules in the code should refuse first; a constraint firing means a race the code lost. Nothing was
+        # written (the unit of work rolled back), so the client may retry.
+        log.warning("constraint refused a write: %s", exc.orig)
+        return JSONResponse(
+            error_body("conflict", "the change conflicts with the current state; nothing was written, retry"),
+            status_code=409,
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+        log.error("database unavailable: %s", exc.orig)
+        return JSONResponse(
+            error_body("service_unavailable", "the database is unavailable; nothing was written, retry"),
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+
+
+def new_uow(request: Request) -> UnitOfWork:
+    """A fresh unit of work for this request; the handler opens it with `async with` and it commits on exit."""
+    return request.app.state.uow_factory()
+
+
+async def _bearer(request: Request, authorization: str | None) -> Principal | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("use 'Authorization: Bearer <token>'")
+    return await request.app.state.authenticator.authenticate(token.strip())
+
+
+async def current_principal(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> Principal:
+    principal = await _bearer(request, authorization)
+    if principal is None:
+        raise Unauthenticated("this needs an API token: 'Authorization: Bearer <token>'")
+    return principal
+
+
+async def optional_principal(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> Principal | None:
+    return await _bearer(request, authorization)
+
+
+Caller = Annotated[Principal, Depends(current_principal)]
+MaybeCaller = Annotated[Principal | None, Depends(optional_principal)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+
+__all__ = ["Caller", "MaybeCaller", "IdempotencyKey", "Role", "new_uow", "install_error_handlers", "error_body"]
