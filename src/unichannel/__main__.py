@@ -1,0 +1,3 @@
+from unichannel.cli import main
+
+main()
