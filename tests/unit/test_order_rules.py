@@ -143,8 +143,8 @@ def test_a_till_sale_or_store_pickup_takes_the_goods_off_that_stores_shelf_only(
 @pytest.mark.parametrize(
     ("coordinates", "expected"),
     [
-        (SHANGHAI, [1, 2, 4, 3]),  # warehouses: 0 km, ~160 km; stores: Ningbo ~150 km, Hangzhou ~165 km
-        (HANGZHOU, [2, 1, 3, 4]),  # warehouses: ~6 km, ~165 km; stores: 0 km, ~135 km
+        (SHANGHAI, [1, 2, 4, 3]),  # warehouses: 0 km, ~160 km; stores: Ningbo ~152 km, Hangzhou ~165 km
+        (HANGZHOU, [2, 1, 3, 4]),  # warehouses: ~5 km, ~165 km; stores: 0 km, ~141 km
         ((None, None), [1, 2, 3, 4]),
     ],
     ids=["address-in-shanghai", "address-in-hangzhou", "address-without-coordinates-by-id"],
@@ -156,7 +156,7 @@ def test_home_delivery_ships_from_warehouses_before_stores_nearest_first(
 
 
 def test_village_station_pickup_ships_from_the_warehouses_nearest_the_station() -> None:
-    # From Jiande: warehouse 2 ~110 km before warehouse 1 ~270 km; store 3 ~105 km before store 4 ~250 km.
+    # From Jiande: warehouse 2 ~128 km before warehouse 1 ~288 km; store 3 ~123 km before store 4 ~224 km.
     choice = DeliveryChoice(DeliveryMode.PICKUP, location_id=STATION.id)
     assert source_candidates(choice, STATION, WORLD) == [2, 1, 3, 4]
 

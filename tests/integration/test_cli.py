@@ -1,0 +1,112 @@
+"""The `unichannel` command as a newcomer and an operator use it, on a fresh SQLite file (and `db upgrade` on PG)."""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.server import running_server
+
+DEMO_CSV = Path(__file__).parents[2] / "src/unichannel/demo/data/woocommerce_sample_products.csv"
+
+
+def unichannel(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "UNICHANNEL_DATABASE_URL": database_url, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "unichannel", *args], env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture(scope="module")
+def demo_database(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, str]:
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    result = unichannel(url, "demo", "--no-serve")
+    assert result.returncode == 0, result.stderr
+    return url, path, result.stdout
+
+
+def test_demo_seeds_merchants_of_every_kind_and_places_in_three_cities(demo_database):
+    _, path, output = demo_database
+    assert "Seeded 4 merchants, 16 locations" in output
+    with sqlite3.connect(path) as db:
+        kinds = sorted(k for (k,) in db.execute("SELECT kind FROM merchants"))
+        store_cities = {c for (c,) in db.execute("SELECT city FROM locations WHERE kind = 'store'")}
+        stations = db.execute("SELECT count(*) FROM locations WHERE kind = 'village_station'").fetchone()[0]
+        products = db.execute("SELECT count(*) FROM products").fetchone()[0]
+        members = db.execute("SELECT count(*) FROM customers").fetchone()[0]
+    assert kinds == ["brand", "farm_cooperative", "overseas_brand", "store_operator"]
+    assert store_cities == {"Hangzhou", "Shanghai", "Chengdu"}
+    assert stations == 6
+    assert products == 16 + 29 + 8  # WooCommerce sample, Saleor sample (no gift cards), cooperative produce
+    assert members == 8
+    assert re.search(r"shopper token \(member \+86\d+\): uct_[0-9a-f]{16}_\S+", output)
+
+
+def test_demo_started_again_reuses_its_data_and_check_is_clean(demo_database):
+    url, path, _ = demo_database
+    again = unichannel(url, "demo", "--no-serve")
+    assert again.returncode == 0 and "already there" in again.stdout
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM merchants").fetchone()[0] == 4
+    checked = unichannel(url, "check")
+    assert checked.returncode == 0, checked.stdout
+    assert "all invariants hold" in checked.stdout
+
+
+def test_reimporting_a_file_updates_and_never_duplicates(demo_database):
+    url, path, _ = demo_database
+    with sqlite3.connect(path) as db:
+        before = [db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("products", "variants", "prices")]
+    result = unichannel(url, "import", "woocommerce", str(DEMO_CSV), "--merchant", "woo-apparel")
+    assert result.returncode == 1  # the grouped and external products are reported as issues
+    assert "products created 0, updated 16; variants created 0" in result.stdout
+    assert "line 24" in result.stdout and "line 25" in result.stdout
+    with sqlite3.connect(path) as db:
+        after = [db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("products", "variants", "prices")]
+    assert after == before
+
+
+def test_import_into_an_unknown_merchant_is_a_clear_error(demo_database):
+    url, _, _ = demo_database
+    result = unichannel(url, "import", "woocommerce", str(DEMO_CSV), "--merchant", "nobody")
+    assert result.returncode == 2
+    assert "not_found" in result.stdout and "nobody" in result.stdout
+
+
+def test_check_exits_non_zero_on_a_violation(tmp_path, demo_database):
+    _, path, _ = demo_database
+    copy = tmp_path / "tampered.db"
+    with sqlite3.connect(path) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    with sqlite3.connect(copy) as db:
+        db.execute("UPDATE stock SET on_hand = on_hand + 1 WHERE id = (SELECT min(id) FROM stock)")
+    result = unichannel(f"sqlite+aiosqlite:///{copy}", "check")
+    assert result.returncode == 1
+    assert "invariant 2" in result.stdout
+
+
+def test_the_demo_server_serves_the_seeded_catalog_and_tokens(demo_database):
+    url, _, output = demo_database
+    shopper = re.search(r"shopper token \(member \+86\d+\): (uct_\S+)", output).group(1)
+    with running_server(url, workers=1) as base:
+        products = httpx.get(f"{base}/api/v1/products", params={"q": "hoodie"}).json()["items"]
+        me = httpx.get(f"{base}/api/v1/me", headers={"Authorization": f"Bearer {shopper}"}).json()
+        stations = httpx.get(f"{base}/api/v1/locations", params={"kind": "village_station"}).json()
+    assert {p["handle"] for p in products} >= {"woo-hoodie", "woo-hoodie-with-logo"}
+    assert me["role"] == "shopper" and me["customer"]["phone"] == "+8613900000101"
+    assert len(stations) == 6
+
+
+@pytest.mark.postgres
+def test_db_upgrade_brings_postgresql_to_the_latest_schema_twice_without_harm(postgres_only_url):
+    first = unichannel(postgres_only_url, "db", "upgrade")
+    second = unichannel(postgres_only_url, "db", "upgrade")
+    assert first.returncode == second.returncode == 0
+    assert "database at head" in second.stdout
