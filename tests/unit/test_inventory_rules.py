@@ -25,14 +25,11 @@ MAXIMUM = 999
 @pytest.mark.parametrize(
     ("on_hand", "reserved", "safety_stock", "available"),
     [
-        (10, 0, 0, 10),
-        (10, 3, 0, 7),
-        (10, 0, 2, 8),
         (10, 3, 2, 5),
         (10, 8, 2, 0),
         (10, 8, 5, 0),
     ],
-    ids=["nothing-held", "reserved-held", "safety-kept-back", "both", "exactly-none-left", "never-negative"],
+    ids=["both-held-back", "exactly-none-left", "never-negative"],
 )
 def test_available_excludes_reserved_and_safety_stock_and_is_never_negative(
     on_hand: int, reserved: int, safety_stock: int, available: int
@@ -41,7 +38,7 @@ def test_available_excludes_reserved_and_safety_stock_and_is_never_negative(
 
 
 @pytest.mark.parametrize(
-    "level", [StockLevel(0, 0, 0), StockLevel(5, 5, 0), StockLevel(5, 2, 9)], ids=["empty", "all-reserved", "safety"]
+    "level", [StockLevel(0, 0, 0), StockLevel(5, 5, 9)], ids=["empty", "all-reserved-safety-above-on-hand"]
 )
 def test_stock_level_check_accepts_reserved_within_on_hand(level: StockLevel) -> None:
     level.check()
@@ -80,8 +77,8 @@ ADJUSTMENT_MAXIMUM = 100
 
 @pytest.mark.parametrize(
     ("delta", "reason"),
-    [(5, "found in the back room"), (-6, "water damage"), (ADJUSTMENT_MAXIMUM, "count"), (-1, "theft")],
-    ids=["add", "remove-every-unreserved-unit-safety-stock-included", "maximum", "remove-one"],
+    [(5, "found in the back room"), (-6, "water damage"), (ADJUSTMENT_MAXIMUM, "count")],
+    ids=["add", "remove-every-unreserved-unit-safety-stock-included", "maximum"],
 )
 def test_check_adjustment_accepts_a_reasoned_change_that_leaves_reserved_units(delta: int, reason: str) -> None:
     check_adjustment(LEVEL, delta, reason, ADJUSTMENT_MAXIMUM)
@@ -115,8 +112,8 @@ def test_removing_reserved_units_says_how_many_unreserved_units_there_are() -> N
 
 @pytest.mark.parametrize(
     ("latitude", "longitude"),
-    [(30.2741, 120.1551), (90.0, 180.0), (-90.0, -180.0), (0.0, 0.0)],
-    ids=["hangzhou", "upper-bounds", "lower-bounds", "origin"],
+    [(90.0, 180.0), (-90.0, -180.0)],
+    ids=["upper-bounds", "lower-bounds"],
 )
 def test_check_coordinates_accepts_points_on_earth(latitude: float, longitude: float) -> None:
     check_coordinates(latitude, longitude)
@@ -126,14 +123,11 @@ def test_check_coordinates_accepts_points_on_earth(latitude: float, longitude: f
     ("latitude", "longitude", "field"),
     [
         (90.0001, 0.0, "latitude"),
-        (-91.0, 0.0, "latitude"),
         (float("nan"), 0.0, "latitude"),
-        (0.0, 180.5, "longitude"),
-        (0.0, -181.0, "longitude"),
+        (0.0, -180.5, "longitude"),
         (0.0, float("inf"), "longitude"),
     ],
-    ids=["latitude-too-high", "latitude-too-low", "latitude-nan", "longitude-too-high", "longitude-too-low",
-         "longitude-infinite"],
+    ids=["latitude-above-90", "latitude-nan", "longitude-below-minus-180", "longitude-infinite"],
 )
 def test_check_coordinates_refuses_points_off_earth_naming_the_field(
     latitude: float, longitude: float, field: str

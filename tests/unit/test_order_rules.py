@@ -79,13 +79,10 @@ def _at(mode: DeliveryMode, place: Place) -> tuple[DeliveryChoice, Place]:
     [
         (DeliveryChoice(DeliveryMode.HOME_DELIVERY, address=ADDRESS), None),
         _at(DeliveryMode.PICKUP, STORE),
-        _at(DeliveryMode.PICKUP, POPUP),
         _at(DeliveryMode.PICKUP, STATION),
-        _at(DeliveryMode.IN_STORE, STORE),
         _at(DeliveryMode.IN_STORE, POPUP),
     ],
-    ids=["home-delivery-with-address", "pickup-at-store", "pickup-at-popup", "pickup-at-village-station",
-         "in-store-at-store", "in-store-at-popup"],
+    ids=["home-delivery-with-address", "pickup-at-store", "pickup-at-village-station", "in-store-at-popup"],
 )
 def test_a_delivery_choice_is_accepted_where_it_can_be_served(choice: DeliveryChoice, place: Place | None) -> None:
     check_delivery_choice(choice, place)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from unichannel.access.model import Principal, Role
 from unichannel.catalog import repository, service
 from unichannel.catalog.imports import parse_shopify, parse_woocommerce
-from unichannel.catalog.model import ProductDraft, PriceDraft, VariantDraft, scan_url, slugify
+from unichannel.catalog.model import PriceDraft, ProductDraft, VariantDraft, category_and_descendants, scan_url, slugify
 from unichannel.catalog.schemas import (
     CategoryOut,
     ImportReportOut,
@@ -120,7 +120,7 @@ async def search_products(
             row = await repository.get_category_by_slug(uow.conn, category)
             if row is None:
                 raise NotFound(f"no category {category!r}", field="category")
-            category_ids = [c["id"] for c in await repository.list_categories(uow.conn) if c["slug"].startswith(row["slug"])]
+            category_ids = category_and_descendants(row["id"], await repository.list_categories(uow.conn))
         only_active = True
         if include_inactive:
             staff_merchant = caller.merchant_filter() if caller else None

@@ -40,13 +40,13 @@ def slugify(text: str) -> str:
 
 
 def check_slug(slug: str, *, field_name: str = "slug") -> str:
-    if not SLUG_PATTERN.match(slug or "") or len(slug) > 80:
+    if not SLUG_PATTERN.fullmatch(slug or "") or len(slug) > 80:
         raise InvalidInput("a slug is 1-80 lowercase letters, digits and single hyphens", field=field_name)
     return slug
 
 
 def check_sku(sku: str, *, field_name: str = "sku") -> str:
-    if not SKU_PATTERN.match(sku or ""):
+    if not SKU_PATTERN.fullmatch(sku or ""):
         raise InvalidInput(
             "a SKU is 1-64 letters, digits, '.', '_', '-' or '/', starting with a letter or digit", field=field_name
         )
@@ -54,7 +54,7 @@ def check_sku(sku: str, *, field_name: str = "sku") -> str:
 
 
 def check_barcode(barcode: str, *, field_name: str = "barcode") -> str:
-    if not BARCODE_PATTERN.match(barcode or ""):
+    if not BARCODE_PATTERN.fullmatch(barcode or ""):
         raise InvalidInput("a barcode is 4-32 letters, digits or '-'", field=field_name)
     return barcode
 
@@ -79,14 +79,29 @@ def parse_scan_payload(payload: str) -> ScanCode:
     if not text or len(text) > 512:
         raise InvalidInput("a scanned code is 1-512 characters", field="code")
     if "://" in text or text.startswith(SCAN_PATH_PREFIX):
-        path = urlsplit(text).path if "://" in text else text
+        path = urlsplit(text).path
         if not path.startswith(SCAN_PATH_PREFIX):
             raise InvalidInput("this QR code is not a unichannel product code", field="code")
         tail = path[len(SCAN_PATH_PREFIX):].strip("/")
-        if not tail.isdigit() or len(tail) > 18:
+        if not re.fullmatch(r"[0-9]{1,18}", tail):
             raise InvalidInput("this QR code names no product", field="code")
         return ScanCode(variant_id=int(tail))
     return ScanCode(text=text)
+
+
+def category_and_descendants(category_id: int, categories: list[dict]) -> list[int]:
+    """The category and every category below it, following parent links (not names or slugs)."""
+    children: dict[int | None, list[int]] = {}
+    for row in categories:
+        children.setdefault(row["parent_id"], []).append(row["id"])
+    found, frontier = [], [category_id]
+    while frontier:
+        current = frontier.pop()
+        if current in found:
+            continue
+        found.append(current)
+        frontier.extend(children.get(current, []))
+    return sorted(found)
 
 
 def choose_price(
@@ -168,12 +183,12 @@ def validate_draft(draft: ProductDraft) -> list[str]:
         reasons.append("product has no sellable variant")
     seen: set[str] = set()
     for variant in draft.variants:
-        if not SKU_PATTERN.match(variant.sku):
+        if not SKU_PATTERN.fullmatch(variant.sku):
             reasons.append(f"SKU {variant.sku!r} is not a valid SKU")
         if variant.sku in seen:
             reasons.append(f"SKU {variant.sku!r} appears twice in the product")
         seen.add(variant.sku)
-        if variant.barcode is not None and not BARCODE_PATTERN.match(variant.barcode):
+        if variant.barcode is not None and not BARCODE_PATTERN.fullmatch(variant.barcode):
             reasons.append(f"barcode {variant.barcode!r} of SKU {variant.sku!r} is not a valid barcode")
         if variant.grams is not None and variant.grams < 0:
             reasons.append(f"SKU {variant.sku!r} has a negative weight")

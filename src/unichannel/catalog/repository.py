@@ -172,14 +172,14 @@ async def search_products(
 ) -> list[dict[str, Any]]:
     query = select(products).order_by(products.c.id).limit(limit).offset(offset)
     if text:
-        pattern = f"%{text.lower()}%"
+        needle = text.lower()  # matched literally: '%' and '_' are escaped, not wildcards
         sku_match = select(variants.c.product_id).where(
-            or_(func.lower(variants.c.sku).like(pattern), variants.c.barcode == text)
+            or_(func.lower(variants.c.sku).contains(needle, autoescape=True), variants.c.barcode == text)
         )
         query = query.where(
             or_(
-                func.lower(products.c.name).like(pattern),
-                func.lower(products.c.description).like(pattern),
+                func.lower(products.c.name).contains(needle, autoescape=True),
+                func.lower(products.c.description).contains(needle, autoescape=True),
                 products.c.id.in_(sku_match),
             )
         )
