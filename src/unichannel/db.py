@@ -26,6 +26,8 @@ metadata = MetaData(
     }
 )
 
+READ_ONLY_OPTION = "unichannel_read_only"  # execution option: this transaction will not write
+
 # BIGINT on PostgreSQL; INTEGER on SQLite so the column is the rowid and autoincrements.
 Id = BigInteger().with_variant(Integer(), "sqlite")
 Json = JSON().with_variant(JSONB(), "postgresql")
@@ -84,9 +86,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # Every transaction takes the write lock up front: a read-then-write transaction can then never deadlock
-        # on lock upgrade, and concurrent writers queue on busy_timeout instead of failing.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A transaction that may write takes the write lock up front: it can then never fail on a lock upgrade, and
+        # concurrent writers queue on busy_timeout instead of failing. Read-only work reads a WAL snapshot beside them.
+        if connection.get_execution_options().get(READ_ONLY_OPTION):
+            connection.exec_driver_sql("BEGIN DEFERRED")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def sqlite_file_exists(settings: Settings) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from unichannel.clock import Clock
+from unichannel.db import READ_ONLY_OPTION
 from unichannel.events import Event, write_events
 from unichannel.settings import Settings
 
@@ -26,6 +27,7 @@ class UnitOfWork:
     clock: Clock
     settings: Settings
     after_commit: Callable[[], None] | None = None
+    read_only: bool = False  # promises no writes: on SQLite it reads a snapshot instead of queueing for the lock
     events: list[Event] = field(default_factory=list)
     _conn: AsyncConnection | None = None
 
@@ -44,6 +46,8 @@ class UnitOfWork:
     async def __aenter__(self) -> UnitOfWork:
         self.events = []
         self._conn = await self.engine.connect()
+        if self.read_only:
+            await self._conn.execution_options(**{READ_ONLY_OPTION: True})
         await self._conn.begin()
         return self
 
@@ -55,6 +59,8 @@ class UnitOfWork:
         committed = False
         try:
             if exc_type is None:
+                if self.read_only and self.events:
+                    raise RuntimeError("a read-only unit of work emitted events")
                 await write_events(conn, self.events, self.clock.now())
                 await conn.commit()
                 committed = True
@@ -75,5 +81,5 @@ class UnitOfWorkFactory:
         self.settings = settings
         self.after_commit: Callable[[], None] | None = None
 
-    def __call__(self) -> UnitOfWork:
-        return UnitOfWork(self.engine, self.clock, self.settings, after_commit=self.after_commit)
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork:
+        return UnitOfWork(self.engine, self.clock, self.settings, after_commit=self.after_commit, read_only=read_only)

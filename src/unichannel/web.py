@@ -69,9 +69,10 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
-def new_uow(request: Request) -> UnitOfWork:
-    """A fresh unit of work for this request; the handler opens it with `async with` and it commits on exit."""
-    return request.app.state.uow_factory()
+def new_uow(request: Request, *, read_only: bool = False) -> UnitOfWork:
+    """A fresh unit of work for this request; the handler opens it with `async with` and it commits on exit.
+    `read_only` promises no writes (lists and pages), so on SQLite they never queue behind writers."""
+    return request.app.state.uow_factory(read_only=read_only)
 
 
 async def _bearer(request: Request, authorization: str | None) -> Principal | None:

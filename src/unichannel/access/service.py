@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from unichannel.access import repository
 from unichannel.access.model import TOKEN_PREFIX, Principal, Role, split_token, token_binding_errors
 from unichannel.clock import Clock
+from unichannel.db import READ_ONLY_OPTION
 from unichannel.errors import Unauthenticated
 from unichannel.uow import UnitOfWork
 
@@ -106,6 +107,7 @@ class TokenAuthenticator:
         except ValueError:
             raise Unauthenticated("the API token is malformed") from None
         async with self._engine.connect() as conn:
+            await conn.execution_options(**{READ_ONLY_OPTION: True})
             row = await repository.get_token_by_public_id(conn, public_id)
         now = self._clock.now()
         # argon2 burns CPU for tens of milliseconds: keep it off the event loop.

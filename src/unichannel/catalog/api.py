@@ -35,7 +35,7 @@ MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
 @router.get("/merchants", response_model=list[MerchantOut])
 async def list_merchants(request: Request) -> list[dict[str, Any]]:
-    async with new_uow(request) as uow:
+    async with new_uow(request, read_only=True) as uow:
         return await repository.list_merchants(uow.conn)
 
 
@@ -48,7 +48,7 @@ async def create_merchant(request: Request, caller: Caller, body: MerchantIn) ->
 
 @router.get("/categories", response_model=list[CategoryOut])
 async def list_categories(request: Request) -> list[dict[str, Any]]:
-    async with new_uow(request) as uow:
+    async with new_uow(request, read_only=True) as uow:
         return await repository.list_categories(uow.conn)
 
 
@@ -111,7 +111,7 @@ async def search_products(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> ProductPage:
-    async with new_uow(request) as uow:
+    async with new_uow(request, read_only=True) as uow:
         merchant_id = None
         if merchant is not None:
             merchant_id = (await service.merchant_by_slug(uow, merchant))["id"]
@@ -137,7 +137,7 @@ async def search_products(
 
 @router.get("/products/{product_id}", response_model=ProductOut)
 async def get_product(request: Request, caller: MaybeCaller, product_id: int) -> ProductOut:
-    async with new_uow(request) as uow:
+    async with new_uow(request, read_only=True) as uow:
         product = await service.visible_product(uow, caller, product_id)
         [view] = await product_views(uow, request, [product], with_locations=True)
         return view
@@ -197,7 +197,7 @@ async def set_price(request: Request, caller: Caller, variant_id: int, body: Pri
 
 @router.get("/variants/{variant_id}/qr.{kind}", name="variant_qr", response_class=Response)
 async def variant_qr(request: Request, variant_id: int, kind: Literal["svg", "png"]) -> Response:
-    async with new_uow(request) as uow:
+    async with new_uow(request, read_only=True) as uow:
         if await repository.get_variant(uow.conn, variant_id) is None:
             raise NotFound("no such SKU", field="variant_id")
     content, media_type = service.qr_code(request.app.state.settings.public_base_url, variant_id, kind)

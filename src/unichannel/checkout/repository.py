@@ -39,14 +39,17 @@ cart_lines = Table(
 
 async def get_or_create_cart(conn: AsyncConnection, customer_id: int, currency: str, now: Any) -> dict[str, Any]:
     """The customer's one cart, created on first use; concurrent first uses still make only one."""
+    query = select(carts).where(carts.c.customer_id == customer_id)
+    row = (await conn.execute(query)).mappings().first()
+    if row is not None:
+        return dict(row)
     insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     await conn.execute(
         insert(carts)
         .values(customer_id=customer_id, currency=currency, updated_at=now)
         .on_conflict_do_nothing(index_elements=["customer_id"])
     )
-    row = (await conn.execute(select(carts).where(carts.c.customer_id == customer_id))).mappings().one()
-    return dict(row)
+    return dict((await conn.execute(query)).mappings().one())
 
 
 async def touch_cart(conn: AsyncConnection, cart_id: int, now: Any, currency: str | None = None) -> None:

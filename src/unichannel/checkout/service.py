@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from unichannel.catalog import repository as catalog_repository
-from unichannel.catalog.model import Channel, parse_scan_payload
+from unichannel.catalog.model import Channel, choose_price, parse_scan_payload
 from unichannel.checkout import repository
 from unichannel.checkout.model import PricedCart, merged_quantity, price_cart
 from unichannel.customers import repository as customers_repository
@@ -91,8 +91,10 @@ async def add_item(
     if not variant["is_active"] or product is None or not product["is_active"]:
         raise NotFound("this product is not for sale", field="sku")
     prices = await prices_by_variant(uow, [variant["id"]])
-    if not any(currency == cart["currency"] for _, currency in prices.get(variant["id"], {})):
-        raise PriceUnavailable(f"{variant['sku']} has no {cart['currency']} price", field="currency")
+    if choose_price(prices.get(variant["id"], {}), channel, cart["currency"]) is None:
+        raise PriceUnavailable(
+            f"{variant['sku']} has no {cart['currency']} price for the {channel.value} channel", field="currency"
+        )
     line = await repository.find_line(uow.conn, cart["id"], variant_id=variant["id"])
     if line is None:
         await repository.insert_line(

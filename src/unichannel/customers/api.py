@@ -44,7 +44,7 @@ async def sign_in(request: Request, body: SignInIn) -> TokenOut:
 async def me(request: Request, caller: Caller) -> MeOut:
     customer = None
     if caller.customer_id is not None:
-        async with new_uow(request) as uow:
+        async with new_uow(request, read_only=True) as uow:
             customer = CustomerOut(**await service.get(uow, caller.customer_id))
     return MeOut(
         role=caller.role.value, customer=customer, merchant_id=caller.merchant_id, location_id=caller.location_id
@@ -62,5 +62,5 @@ async def lookup(
     caller.require(Role.CLERK, Role.OPERATOR)
     if not phone and not email:
         raise InvalidInput("give a phone or an email", field="phone")
-    async with new_uow(request) as uow:
+    async with new_uow(request, read_only=True) as uow:
         return await service.lookup(uow, phone=phone, email=email)

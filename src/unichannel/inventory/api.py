@@ -36,7 +36,7 @@ def _level_out(variant_id: int, location_id: int, level: StockLevel) -> StockLev
 
 @router.get("/locations", response_model=list[LocationOut])
 async def list_locations(request: Request, kind: LocationKind | None = None) -> list[dict[str, Any]]:
-    async with new_uow(request) as uow:
+    async with new_uow(request, read_only=True) as uow:
         rows = await repository.list_locations(uow.conn, kind=kind.value if kind else None)
         return [r for r in rows if r["is_active"]]
 
@@ -79,7 +79,7 @@ async def list_stock(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[StockLevelOut]:
     merchant_id, location_id = _stock_scope(caller, location_id)
-    async with new_uow(request) as uow:
+    async with new_uow(request, read_only=True) as uow:
         rows = await repository.stock_rows(
             uow.conn, variant_ids=[variant_id] if variant_id else None, location_id=location_id,
             merchant_id=merchant_id, limit=limit, offset=offset,
@@ -136,7 +136,7 @@ async def list_movements(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     merchant_id, location_id = _stock_scope(caller, location_id)
-    async with new_uow(request) as uow:
+    async with new_uow(request, read_only=True) as uow:
         return await repository.list_movements(
             uow.conn, variant_id=variant_id, location_id=location_id, merchant_id=merchant_id, limit=limit
         )

@@ -101,7 +101,7 @@ async def list_orders(
         Role.CLERK: {"location_id": caller.location_id},
         Role.OPERATOR: {},
     }[caller.role]
-    async with new_uow(request) as uow:
+    async with new_uow(request, read_only=True) as uow:
         rows = await repository.list_orders(
             uow.conn, **scope, status=status.value if status else None, limit=limit, before_id=before_id
         )
@@ -114,13 +114,13 @@ async def purchase_history(
 ) -> list[OrderOut]:
     """A member's purchases across channels (web, phone and store tills), newest first."""
     owner, _ = cart_owner(caller, customer_id)
-    async with new_uow(request) as uow:
+    async with new_uow(request, read_only=True) as uow:
         return await order_views(uow, await repository.list_orders(uow.conn, customer_id=owner, limit=limit))
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut)
 async def get_order(request: Request, caller: Caller, order_id: int) -> OrderOut:
-    async with new_uow(request) as uow:
+    async with new_uow(request, read_only=True) as uow:
         [view] = await order_views(uow, [await service.visible_order(uow, caller, order_id)], with_history=True)
         return view
 
@@ -130,7 +130,7 @@ async def pay(request: Request, caller: Caller, order_id: int, body: PayIn) -> O
     """Pays the order through the gateway (the simulated gateway for now). Paying twice is a 409."""
     state = request.app.state
     await service.pay(state.uow_factory, state.gateway, caller, order_id, method=body.method, token=body.token)
-    async with new_uow(request) as uow:
+    async with new_uow(request, read_only=True) as uow:
         [view] = await order_views(uow, [await service.visible_order(uow, caller, order_id)], with_history=True)
         return view
 
