@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from unichannel.inventory.repository import locations, stock, stock_movements
-
 from tests.integration.world import HOME, build_world, count, stock_of
+from unichannel.inventory.model import MAX_ON_HAND
+from unichannel.inventory.repository import locations, stock, stock_movements
 
 
 def assert_error(response, status: int, code: str, field: str | None = None) -> None:
@@ -291,6 +291,26 @@ async def test_database_check_constraint_refuses_a_stock_row_outside_zero_reserv
             )
 
     assert await stock_of(env, tee, wh) == (10, 0)
+
+
+async def test_receiving_past_the_largest_on_hand_is_refused_on_both_backends(env):
+    world = await build_world(env)
+    tee, wh = world.ids["tee"], world.ids["WH"]
+    body = {"variant_id": tee, "location_id": wh, "quantity": 10_000_000}
+    receipts = (MAX_ON_HAND - 10) // 10_000_000
+    for _ in range(receipts):
+        received = await env.client.post("/api/v1/stock/receive", json=body, headers=world.auth("operator"))
+        assert received.status_code == 200, received.text
+    on_hand = 10 + receipts * 10_000_000
+    assert await stock_of(env, tee, wh) == (on_hand, 0)
+    before = await stock_table(env)
+
+    refused = await env.client.post("/api/v1/stock/receive", json=body, headers=world.auth("operator"))
+
+    assert on_hand + 10_000_000 > MAX_ON_HAND
+    assert_error(refused, 422, "invalid_input", "quantity")
+    assert await stock_of(env, tee, wh) == (on_hand, 0)
+    assert await stock_table(env) == before
 
 
 # --- locations ---------------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from unichannel.access.model import Principal, Role
+from unichannel.api_types import IdPath
 from unichannel.catalog import repository, service
 from unichannel.catalog.imports import parse_shopify, parse_woocommerce
 from unichannel.catalog.model import PriceDraft, ProductDraft, VariantDraft, category_and_descendants, scan_url, slugify
@@ -136,7 +137,7 @@ async def search_products(
 
 
 @router.get("/products/{product_id}", response_model=ProductOut)
-async def get_product(request: Request, caller: MaybeCaller, product_id: int) -> ProductOut:
+async def get_product(request: Request, caller: MaybeCaller, product_id: IdPath) -> ProductOut:
     async with new_uow(request, read_only=True) as uow:
         product = await service.visible_product(uow, caller, product_id)
         [view] = await product_views(uow, request, [product], with_locations=True)
@@ -185,7 +186,7 @@ async def _merchant_for(uow: UnitOfWork, caller: Principal, slug: str | None) ->
 
 
 @router.put("/variants/{variant_id}/prices", response_model=list[PriceOut])
-async def set_price(request: Request, caller: Caller, variant_id: int, body: PriceSet) -> list[PriceOut]:
+async def set_price(request: Request, caller: Caller, variant_id: IdPath, body: PriceSet) -> list[PriceOut]:
     async with new_uow(request) as uow:
         rows = await service.set_price(uow, caller, variant_id, body.channel, body.currency, body.amount_minor)
         return [
@@ -196,7 +197,7 @@ async def set_price(request: Request, caller: Caller, variant_id: int, body: Pri
 
 
 @router.get("/variants/{variant_id}/qr.{kind}", name="variant_qr", response_class=Response)
-async def variant_qr(request: Request, variant_id: int, kind: Literal["svg", "png"]) -> Response:
+async def variant_qr(request: Request, variant_id: IdPath, kind: Literal["svg", "png"]) -> Response:
     async with new_uow(request, read_only=True) as uow:
         if await repository.get_variant(uow.conn, variant_id) is None:
             raise NotFound("no such SKU", field="variant_id")

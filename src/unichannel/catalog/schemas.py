@@ -44,7 +44,7 @@ class CategoryOut(BaseModel):
 class PriceIn(Strict):
     channel: Channel = Channel.ONLINE
     currency: str = Currency
-    amount_minor: int = Field(ge=0, le=MAX_MINOR)
+    amount_minor: int = Field(ge=0, le=MAX_MINOR, strict=True)
     compare_at_minor: int | None = Field(default=None, ge=0, le=MAX_MINOR)
 
 
@@ -123,7 +123,7 @@ class ProductPage(BaseModel):
 class PriceSet(Strict):
     channel: Channel = Channel.ONLINE
     currency: str = Currency
-    amount_minor: int | None = Field(ge=0, le=MAX_MINOR, description="null removes the price")
+    amount_minor: int | None = Field(ge=0, le=MAX_MINOR, strict=True, description="null removes the price")
 
 
 class ImportIssueOut(BaseModel):

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from unichannel.access.model import Principal, Role
+from unichannel.api_types import MAX_ID, IdPath
 from unichannel.catalog.model import Channel
 from unichannel.checkout import service
 from unichannel.checkout.schemas import AddLineIn, CartLineOut, CartOut, SetCurrencyIn, SetQuantityIn
@@ -15,7 +16,7 @@ from unichannel.money import Money
 from unichannel.web import Caller, new_uow
 
 router = APIRouter(tags=["cart"])
-CustomerParam = Annotated[int | None, Query(ge=1, description="the member's id, when a clerk works their cart")]
+CustomerParam = Annotated[int | None, Query(ge=1, le=MAX_ID, description="the member's id, when a clerk works their cart")]
 
 
 def cart_owner(caller: Principal, customer_id: int | None) -> tuple[int, Channel]:
@@ -75,7 +76,7 @@ async def add_line(request: Request, caller: Caller, body: AddLineIn, customer_i
 
 @router.patch("/cart/lines/{line_id}", response_model=CartOut)
 async def set_quantity(
-    request: Request, caller: Caller, line_id: int, body: SetQuantityIn, customer_id: CustomerParam = None
+    request: Request, caller: Caller, line_id: IdPath, body: SetQuantityIn, customer_id: CustomerParam = None
 ) -> CartOut:
     owner, channel = cart_owner(caller, customer_id)
     async with new_uow(request) as uow:
@@ -83,7 +84,7 @@ async def set_quantity(
 
 
 @router.delete("/cart/lines/{line_id}", response_model=CartOut)
-async def remove_line(request: Request, caller: Caller, line_id: int, customer_id: CustomerParam = None) -> CartOut:
+async def remove_line(request: Request, caller: Caller, line_id: IdPath, customer_id: CustomerParam = None) -> CartOut:
     owner, channel = cart_owner(caller, customer_id)
     async with new_uow(request) as uow:
         return cart_out(await service.set_quantity(uow, owner, line_id, 0, channel))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from unichannel.api_types import MAX_ID
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -13,8 +15,8 @@ class AddLineIn(Strict):
     sku: str | None = Field(default=None, min_length=1, max_length=64)
     merchant: str | None = Field(default=None, max_length=80, description="merchant slug, when several use the SKU")
     code: str | None = Field(default=None, min_length=1, max_length=512, description="a scanned QR payload or barcode")
-    quantity: int = Field(default=1, ge=1, le=10**6)
-    location_id: int | None = Field(default=None, ge=1, description="the store where the code was scanned")
+    quantity: int = Field(default=1, ge=1, le=10**6, strict=True)
+    location_id: int | None = Field(default=None, ge=1, le=MAX_ID, strict=True, description="the store where the code was scanned")
 
     @model_validator(mode="after")
     def _one_way(self) -> AddLineIn:
@@ -24,7 +26,7 @@ class AddLineIn(Strict):
 
 
 class SetQuantityIn(Strict):
-    quantity: int = Field(ge=0, le=10**6, description="0 removes the line")
+    quantity: int = Field(ge=0, le=10**6, strict=True, description="0 removes the line")
 
 
 class SetCurrencyIn(Strict):

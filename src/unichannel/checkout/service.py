@@ -11,6 +11,7 @@ from unichannel.checkout import repository
 from unichannel.checkout.model import PricedCart, merged_quantity, price_cart
 from unichannel.customers import repository as customers_repository
 from unichannel.errors import AmbiguousCode, InvalidInput, NotFound, PriceUnavailable
+from unichannel.inventory import repository as inventory_repository
 from unichannel.inventory.model import check_quantity
 from unichannel.money import check_currency
 from unichannel.uow import UnitOfWork
@@ -86,6 +87,8 @@ async def add_item(
     """Puts a SKU in the member's cart (or raises its quantity); refuses SKUs not sold or not priced in the cart's
     currency."""
     check_quantity(quantity, uow.settings.max_line_quantity)
+    if location_id is not None and await inventory_repository.get_location(uow.conn, location_id) is None:
+        raise InvalidInput("no such store", field="location_id")
     cart = await _cart(uow, customer_id)
     product = await catalog_repository.get_product(uow.conn, variant["product_id"])
     if not variant["is_active"] or product is None or not product["is_active"]:

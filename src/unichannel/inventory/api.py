@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from unichannel.access.model import Principal, Role
+from unichannel.api_types import OptionalIdQuery
 from unichannel.catalog import service as catalog_service
 from unichannel.errors import NotFound
 from unichannel.inventory import repository, service
@@ -73,8 +74,8 @@ def _stock_scope(caller: Principal, location_id: int | None) -> tuple[int | None
 async def list_stock(
     request: Request,
     caller: Caller,
-    variant_id: Annotated[int | None, Query(ge=1)] = None,
-    location_id: Annotated[int | None, Query(ge=1)] = None,
+    variant_id: OptionalIdQuery = None,
+    location_id: OptionalIdQuery = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[StockLevelOut]:
@@ -131,8 +132,8 @@ async def set_safety_stock(request: Request, caller: Caller, body: SafetyStockIn
 async def list_movements(
     request: Request,
     caller: Caller,
-    variant_id: Annotated[int | None, Query(ge=1)] = None,
-    location_id: Annotated[int | None, Query(ge=1)] = None,
+    variant_id: OptionalIdQuery = None,
+    location_id: OptionalIdQuery = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     merchant_id, location_id = _stock_scope(caller, location_id)

@@ -38,6 +38,10 @@ class ReservationStatus(StrEnum):
 
 LIVE_RESERVATION_STATUSES = (ReservationStatus.ACTIVE, ReservationStatus.ALLOCATED)
 
+# The most units of one SKU one location may hold: far beyond any shelf or warehouse bin, and well inside the
+# 32-bit columns on every database, so no count can ever overflow.
+MAX_ON_HAND = 1_000_000_000
+
 
 @dataclass(frozen=True, slots=True)
 class StockLevel:

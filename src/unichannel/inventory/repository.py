@@ -29,7 +29,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from unichannel.db import Id, Json, UTCDateTime, metadata
-from unichannel.inventory.model import ReservationStatus, StockLevel
+from unichannel.inventory.model import MAX_ON_HAND, ReservationStatus, StockLevel
 
 locations = Table(
     "locations",
@@ -171,13 +171,14 @@ async def get_level(conn: AsyncConnection, variant_id: int, location_id: int) ->
 async def change_on_hand(
     conn: AsyncConnection, variant_id: int, location_id: int, delta: int, now: datetime
 ) -> StockLevel | None:
-    """on_hand += delta, only if reserved units stay covered; None when refused."""
+    """on_hand += delta, only if reserved units stay covered and on_hand stays within MAX_ON_HAND; None when refused."""
     statement = (
         stock.update()
         .where(
             stock.c.variant_id == variant_id,
             stock.c.location_id == location_id,
             stock.c.on_hand + delta >= stock.c.reserved,
+            stock.c.on_hand + delta <= MAX_ON_HAND,
         )
         .values(on_hand=stock.c.on_hand + delta, updated_at=now)
         .returning(*_LEVEL_COLUMNS)

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from unichannel.api_types import MAX_ID
 from unichannel.inventory.model import LocationKind
 
 MAX_UNITS = 10_000_000
@@ -53,24 +54,24 @@ class StockLevelOut(BaseModel):
 
 
 class ReceiveIn(Strict):
-    variant_id: int = Field(ge=1)
-    location_id: int = Field(ge=1)
-    quantity: int = Field(ge=1, le=MAX_UNITS)
+    variant_id: int = Field(ge=1, le=MAX_ID, strict=True)
+    location_id: int = Field(ge=1, le=MAX_ID, strict=True)
+    quantity: int = Field(ge=1, le=MAX_UNITS, strict=True)
     reference: str | None = Field(default=None, max_length=80)
 
 
 class AdjustIn(Strict):
-    variant_id: int = Field(ge=1)
-    location_id: int = Field(ge=1)
-    delta: int = Field(ge=-MAX_UNITS, le=MAX_UNITS)
+    variant_id: int = Field(ge=1, le=MAX_ID, strict=True)
+    location_id: int = Field(ge=1, le=MAX_ID, strict=True)
+    delta: int = Field(ge=-MAX_UNITS, le=MAX_UNITS, strict=True)
     reason: str = Field(min_length=1, max_length=200)
 
 
 class TransferIn(Strict):
-    variant_id: int = Field(ge=1)
-    from_location_id: int = Field(ge=1)
-    to_location_id: int = Field(ge=1)
-    quantity: int = Field(ge=1, le=MAX_UNITS)
+    variant_id: int = Field(ge=1, le=MAX_ID, strict=True)
+    from_location_id: int = Field(ge=1, le=MAX_ID, strict=True)
+    to_location_id: int = Field(ge=1, le=MAX_ID, strict=True)
+    quantity: int = Field(ge=1, le=MAX_UNITS, strict=True)
 
 
 class TransferOut(BaseModel):
@@ -79,9 +80,9 @@ class TransferOut(BaseModel):
 
 
 class SafetyStockIn(Strict):
-    variant_id: int = Field(ge=1)
-    location_id: int = Field(ge=1)
-    safety_stock: int = Field(ge=0, le=MAX_UNITS)
+    variant_id: int = Field(ge=1, le=MAX_ID, strict=True)
+    location_id: int = Field(ge=1, le=MAX_ID, strict=True)
+    safety_stock: int = Field(ge=0, le=MAX_UNITS, strict=True)
 
 
 class MovementOut(BaseModel):

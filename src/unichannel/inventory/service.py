@@ -11,10 +11,19 @@ from typing import Any
 
 from unichannel.access.model import Principal, Role
 from unichannel.catalog import repository as catalog_repository
-from unichannel.errors import AlreadyExists, InsufficientStock, parse_choice, InvalidInput, NotFound, ReservationExpired, SoldOut
+from unichannel.errors import (
+    AlreadyExists,
+    InsufficientStock,
+    InvalidInput,
+    NotFound,
+    ReservationExpired,
+    SoldOut,
+    parse_choice,
+)
 from unichannel.inventory import repository
 from unichannel.inventory.model import (
     LIVE_RESERVATION_STATUSES,
+    MAX_ON_HAND,
     LocationKind,
     MovementKind,
     ReservationStatus,
@@ -103,9 +112,10 @@ async def _move_on_hand(
     await repository.ensure_stock_row(uow.conn, variant["merchant_id"], variant["id"], location_id, now)
     level = await repository.change_on_hand(uow.conn, variant["id"], location_id, delta, now)
     if level is None:
-        current = await repository.get_level(uow.conn, variant["id"], location_id)
-        unreserved = 0 if current is None else current.on_hand - current.reserved
-        raise InsufficientStock(f"only {unreserved} unreserved units are on hand", field="quantity")
+        current = await repository.get_level(uow.conn, variant["id"], location_id) or StockLevel(0, 0, 0)
+        if current.on_hand + delta > MAX_ON_HAND:
+            raise InvalidInput(f"a location holds at most {MAX_ON_HAND} units of one SKU", field="quantity")
+        raise InsufficientStock(f"only {current.on_hand - current.reserved} unreserved units are on hand", field="quantity")
     await repository.insert_movement(
         uow.conn,
         {

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from unichannel import idempotency
 from unichannel.access.model import Principal, Role
+from unichannel.api_types import IdPath, OptionalIdQuery
 from unichannel.checkout.api import CustomerParam, cart_owner
 from unichannel.errors import InvalidInput
 from unichannel.money import Money
@@ -92,7 +93,7 @@ async def list_orders(
     caller: Caller,
     status: OrderStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: OptionalIdQuery = None,
 ) -> list[OrderOut]:
     """Orders this caller may see, newest first: a member's own (online and in store), a merchant's, a store's."""
     scope = {
@@ -110,7 +111,7 @@ async def list_orders(
 
 @router.get("/customers/{customer_id}/orders", response_model=list[OrderOut])
 async def purchase_history(
-    request: Request, caller: Caller, customer_id: int, limit: Annotated[int, Query(ge=1, le=200)] = 50
+    request: Request, caller: Caller, customer_id: IdPath, limit: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> list[OrderOut]:
     """A member's purchases across channels (web, phone and store tills), newest first."""
     owner, _ = cart_owner(caller, customer_id)
@@ -119,14 +120,14 @@ async def purchase_history(
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut)
-async def get_order(request: Request, caller: Caller, order_id: int) -> OrderOut:
+async def get_order(request: Request, caller: Caller, order_id: IdPath) -> OrderOut:
     async with new_uow(request, read_only=True) as uow:
         [view] = await order_views(uow, [await service.visible_order(uow, caller, order_id)], with_history=True)
         return view
 
 
 @router.post("/orders/{order_id}/pay", response_model=OrderOut)
-async def pay(request: Request, caller: Caller, order_id: int, body: PayIn) -> OrderOut:
+async def pay(request: Request, caller: Caller, order_id: IdPath, body: PayIn) -> OrderOut:
     """Pays the order through the gateway (the simulated gateway for now). Paying twice is a 409."""
     state = request.app.state
     await service.pay(state.uow_factory, state.gateway, caller, order_id, method=body.method, token=body.token)
@@ -136,7 +137,7 @@ async def pay(request: Request, caller: Caller, order_id: int, body: PayIn) -> O
 
 
 @router.post("/orders/{order_id}/transitions", response_model=OrderOut)
-async def transition(request: Request, caller: Caller, order_id: int, body: TransitionIn) -> OrderOut:
+async def transition(request: Request, caller: Caller, order_id: IdPath, body: TransitionIn) -> OrderOut:
     """Moves an order one step: allocated, shipped, delivered, completed (or cancelled)."""
     async with new_uow(request) as uow:
         order = await service.move(uow, caller, order_id, body.to, note=body.note)
@@ -146,7 +147,7 @@ async def transition(request: Request, caller: Caller, order_id: int, body: Tran
 
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderOut)
-async def cancel(request: Request, caller: Caller, order_id: int, body: CancelIn | None = None) -> OrderOut:
+async def cancel(request: Request, caller: Caller, order_id: IdPath, body: CancelIn | None = None) -> OrderOut:
     """Cancels an order and gives its held stock back."""
     async with new_uow(request) as uow:
         order = await service.move(uow, caller, order_id, OrderStatus.CANCELLED, note=body.reason if body else "")

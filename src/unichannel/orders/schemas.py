@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from unichannel.api_types import MAX_ID
 from unichannel.orders.model import DeliveryMode, OrderStatus
 
 
@@ -28,7 +29,7 @@ class AddressIn(Strict):
 
 class DeliveryIn(Strict):
     mode: DeliveryMode
-    location_id: int | None = Field(default=None, ge=1, description="pickup store or station; the till's store")
+    location_id: int | None = Field(default=None, ge=1, le=MAX_ID, strict=True, description="pickup store or station; the till's store")
     address: AddressIn | None = None
 
 

@@ -6,10 +6,11 @@ Create Date: 2026-11-24 08:38:09.217519
 """
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
-import unichannel.db
+from alembic import op
 from sqlalchemy.dialects import postgresql
+
+import unichannel.db
 
 revision = '0001'
 down_revision = None
