@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 
 from unichannel import __version__
 from unichannel.access.service import TokenAuthenticator
@@ -23,7 +23,7 @@ from unichannel.orders.api import router as orders_router
 from unichannel.payments.gateway import PaymentGateway, SimulatedGateway
 from unichannel.settings import Settings, get_settings
 from unichannel.uow import UnitOfWorkFactory
-from unichannel.web import install_error_handlers
+from unichannel.web import ERROR_RESPONSES, install_error_handlers, refuse_nul_characters
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
@@ -89,10 +89,11 @@ def create_app(
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
         lifespan=lifespan,
+        dependencies=[Depends(refuse_nul_characters)],
     )
     install_error_handlers(app)
     for router in (catalog_router, inventory_router, customers_router, cart_router, orders_router):
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
 
     @app.get(f"{API_PREFIX}/health", tags=["ops"])
     async def health(request: Request) -> dict[str, str]:

@@ -3,23 +3,62 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from unichannel.access.model import Principal, Role
-from unichannel.errors import DomainError, Unauthenticated
+from unichannel.errors import DomainError, InvalidInput, Unauthenticated
 from unichannel.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 
+class ErrorOut(BaseModel):
+    """Every error the API answers: a stable machine code, a sentence for people, and the input field at fault."""
+
+    code: str
+    message: str
+    field: str | None = None
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": description}
+    for status, description in (
+        (400, "malformed request (e.g. the body is not JSON)"),
+        (401, "no valid API token"),
+        (403, "the caller's role may not do this"),
+        (404, "no such thing, or not the caller's to see"),
+        (409, "conflicts with the current state (sold out, illegal transition, key reused, ...)"),
+        (422, "invalid input; `field` names it"),
+    )
+}
+
+
 def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
     return {"code": code, "message": message, "field": field}
+
+
+# A JSON string escape for U+0000 that is not itself an escaped backslash followed by "u0000".
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
+
+
+async def refuse_nul_characters(request: Request) -> None:
+    """No stored text may contain NUL (PostgreSQL cannot hold it): refused at the edge for every route, so the
+    answer is a 422 on every database rather than a database error."""
+    if "%00" in request.url.query or "\x00" in request.url.path:
+        raise InvalidInput("text may not contain NUL characters", field="query")
+    if request.method in ("POST", "PUT", "PATCH") and request.headers.get("content-type", "").startswith(
+        "application/json"
+    ):
+        if _JSON_NUL.search(await request.body()):
+            raise InvalidInput("text may not contain NUL characters", field="body")
 
 
 def _field_of(location: tuple[Any, ...] | list[Any]) -> str | None:

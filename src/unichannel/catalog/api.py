@@ -248,6 +248,9 @@ async def _uploaded_text(request: Request) -> str:
     if len(raw) > MAX_IMPORT_BYTES:
         raise InvalidInput("the file is larger than 20 MB", field="file")
     try:
-        return raw.decode("utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InvalidInput("the file is not UTF-8 text", field="file") from None
+    if "\x00" in text:
+        raise InvalidInput("the file contains NUL characters; it is not a CSV export", field="file")
+    return text
