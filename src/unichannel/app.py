@@ -21,6 +21,9 @@ from unichannel.inventory.api import router as inventory_router
 from unichannel.orders import service as orders_service
 from unichannel.orders.api import router as orders_router
 from unichannel.payments.gateway import PaymentGateway, SimulatedGateway
+from unichannel.promotions.api import SaleCache
+from unichannel.promotions.api import router as promotions_router
+from unichannel.promotions.coalescer import FlashSaleCoalescer
 from unichannel.settings import Settings, get_settings
 from unichannel.uow import UnitOfWorkFactory
 from unichannel.web import ERROR_RESPONSES, install_error_handlers, refuse_nul_characters
@@ -68,6 +71,11 @@ def create_app(
         app.state.relay = relay
         app.state.gateway = gateway or SimulatedGateway()
         app.state.authenticator = TokenAuthenticator(engine, clock, settings.token_cache_seconds)
+        app.state.clock = clock
+        app.state.sale_cache = SaleCache(clock)
+        app.state.coalescer = FlashSaleCoalescer(
+            uow_factory, max_batch=settings.flash_batch_max, coalesce=settings.flash_coalescing
+        )
         tasks = []
         if run_background_tasks:
             relay.start()
@@ -78,6 +86,7 @@ def create_app(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await app.state.coalescer.close()
             await relay.stop()
             await engine.dispose()
 
@@ -92,7 +101,7 @@ def create_app(
         dependencies=[Depends(refuse_nul_characters)],
     )
     install_error_handlers(app)
-    for router in (catalog_router, inventory_router, customers_router, cart_router, orders_router):
+    for router in (catalog_router, inventory_router, customers_router, cart_router, orders_router, promotions_router):
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
 
     @app.get(f"{API_PREFIX}/health", tags=["ops"])

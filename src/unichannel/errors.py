@@ -65,6 +65,24 @@ class SoldOut(Conflict):
     code = "sold_out"
 
 
+class NotStarted(Conflict):
+    """The sale has not opened yet."""
+
+    code = "not_started"
+
+
+class NotParticipating(Conflict):
+    """This store does not take part in the sale."""
+
+    code = "not_participating"
+
+
+class LimitExceeded(Conflict):
+    """The buyer already has as many units of this sale as one customer may buy."""
+
+    code = "limit_exceeded"
+
+
 class ReservationExpired(Conflict):
     code = "reservation_expired"
 
@@ -100,6 +118,12 @@ class ServiceUnavailable(DomainError):
     code = "service_unavailable"
 
 
+class BatchFailed(ServiceUnavailable):
+    """The coalesced transaction this request was part of failed; nothing of it was written. Retry."""
+
+    code = "batch_failed"
+
+
 ALL_ERRORS: tuple[type[DomainError], ...] = (
     DomainError,
     InvalidInput,
@@ -111,6 +135,9 @@ ALL_ERRORS: tuple[type[DomainError], ...] = (
     AmbiguousCode,
     InsufficientStock,
     SoldOut,
+    NotStarted,
+    LimitExceeded,
+    NotParticipating,
     ReservationExpired,
     IllegalTransition,
     IdempotencyKeyReused,
@@ -119,6 +146,7 @@ ALL_ERRORS: tuple[type[DomainError], ...] = (
     CurrencyMismatch,
     PaymentDeclined,
     ServiceUnavailable,
+    BatchFailed,
 )
 
 

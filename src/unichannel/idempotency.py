@@ -84,3 +84,25 @@ async def record(uow: UnitOfWork, claim_id: int, resource: str, status_code: int
         .where(idempotency_keys.c.id == claim_id)
         .values(resource=resource, status_code=status_code, response=response)
     )
+
+
+async def claim_many(uow: UnitOfWork, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """Claims many keys in one statement; returns the (caller, key) pairs this transaction now owns, with claim ids.
+    A key another transaction holds is not returned (on PostgreSQL, after waiting for that transaction to end)."""
+    for row in rows:
+        check_key(row["key"])
+    conn = uow.conn
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(idempotency_keys)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["caller", "key"])
+        .returning(idempotency_keys.c.caller, idempotency_keys.c.key, idempotency_keys.c.id)
+    )
+    return {(row.caller, row.key): row.id for row in await conn.execute(statement)}
+
+
+async def earlier(uow: UnitOfWork, caller: str, key: str) -> dict[str, Any]:
+    """The committed record of a key claimed before."""
+    query = select(idempotency_keys).where(idempotency_keys.c.caller == caller, idempotency_keys.c.key == key)
+    return dict((await uow.conn.execute(query)).mappings().one())

@@ -25,6 +25,16 @@ class Settings(BaseSettings):
         default=30, ge=1, le=24 * 60, description="How long an unpaid order holds its stock before it lapses."
     )
     sweep_interval_seconds: float = Field(default=5.0, gt=0)
+    flash_hold_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="How long a flash-sale order holds its unit before it must be paid."
+    )
+    flash_batch_max: int = Field(
+        default=1000, ge=1, le=20_000, description="Most flash-sale requests applied in one coalesced transaction."
+    )
+    flash_coalescing: bool = Field(
+        default=True, description="Coalesce concurrent flash-sale orders per sale (off: one transaction per order)."
+    )
+    bench_endpoints: bool = Field(default=False, description="Serve the benchmark's trivial endpoint.")
     max_line_quantity: int = Field(default=999, ge=1, description="Largest quantity of one SKU in a cart or order line.")
     max_stock_quantity: int = Field(default=10_000_000, ge=1, description="Largest single stock movement.")
     token_cache_seconds: float = Field(

@@ -48,6 +48,7 @@ orders = Table(
     Column("address", Json, nullable=True),
     Column("placed_by", String(64), nullable=False),  # the caller that placed it (a member, or a clerk's token)
     Column("payment_reference", String(80), nullable=True),
+    Column("flash_sale_id", Id, ForeignKey("flash_sales.id"), nullable=True, index=True),
     Column("cancel_reason", String(200), nullable=True),
     Column("placed_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),

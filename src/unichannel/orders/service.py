@@ -28,6 +28,7 @@ from unichannel.orders.model import (
     source_candidates,
 )
 from unichannel.payments.gateway import PaymentGateway
+from unichannel.promotions import repository as promotions_repository
 from unichannel.uow import UnitOfWork, UnitOfWorkFactory
 
 
@@ -179,13 +180,16 @@ async def move(
         values["cancel_reason"] = note or f"cancelled by {principal.role.value}"
     if not await repository.update_order(uow.conn, order_id, current.value, values):
         raise Conflict("the order changed meanwhile; reload it", field="order_id")
-    for line in await repository.lines_of(uow.conn, [order_id]):
+    lines = await repository.lines_of(uow.conn, [order_id])
+    for line in lines:
         if target is OrderStatus.ALLOCATED:
             await inventory.allocate(uow, line["reservation_id"])
         elif target is OrderStatus.SHIPPED:
             await inventory.consume(uow, line["reservation_id"], reference=f"order:{order_id}")
         elif target is OrderStatus.CANCELLED:
             await inventory.release(uow, line["reservation_id"])
+    if target is OrderStatus.CANCELLED:
+        await _return_flash_units(uow, order, lines)
     await _record(uow, order_id, current, target, principal.key, note)
     uow.emit(
         f"order.{target.value}",
@@ -244,6 +248,13 @@ async def pay(
         raise
 
 
+async def _return_flash_units(uow: UnitOfWork, order: dict[str, Any], lines: list[dict[str, Any]]) -> None:
+    """A cancelled flash-sale order gives its units back to the sale and to the buyer's per-customer allowance."""
+    if order["flash_sale_id"] is not None:
+        units = sum(line["quantity"] for line in lines)
+        await promotions_repository.give_back(uow.conn, order["flash_sale_id"], order["customer_id"], units)
+
+
 async def cancel_lapsed_orders(uow: UnitOfWork, limit: int = 200) -> list[int]:
     """Expires lapsed holds and cancels the unpaid orders they belonged to, releasing their other holds too."""
     await inventory.expire_lapsed(uow, limit=limit)
@@ -253,8 +264,10 @@ async def cancel_lapsed_orders(uow: UnitOfWork, limit: int = 200) -> list[int]:
         values = {"status": OrderStatus.CANCELLED.value, "cancel_reason": "payment_timeout", "updated_at": now}
         if not await repository.update_order(uow.conn, order_id, OrderStatus.PLACED.value, values):
             continue
-        for line in await repository.lines_of(uow.conn, [order_id]):
+        lines = await repository.lines_of(uow.conn, [order_id])
+        for line in lines:
             await inventory.release(uow, line["reservation_id"])
+        await _return_flash_units(uow, await repository.get_order(uow.conn, order_id), lines)
         await _record(uow, order_id, OrderStatus.PLACED, OrderStatus.CANCELLED, "system:sweeper", "payment_timeout")
         uow.emit("order.cancelled", "order", order_id, {"order_id": order_id, "reason": "payment_timeout"})
         cancelled.append(order_id)

@@ -1,0 +1,151 @@
+"""Flash-sale HTTP routes under /api/v1; `POST /flash-sales/{id}/orders` is the 11.11 hot path."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from unichannel import idempotency
+from unichannel.access.model import Principal, Role
+from unichannel.api_types import IdPath
+from unichannel.catalog import service as catalog_service
+from unichannel.checkout.api import CustomerParam, cart_owner
+from unichannel.clock import Clock
+from unichannel.errors import InvalidInput, NotFound, NotParticipating
+from unichannel.inventory import repository as inventory_repository
+from unichannel.promotions import repository, service
+from unichannel.promotions.model import check_open
+from unichannel.promotions.schemas import FlashOrderIn, FlashOrderOut, FlashSaleIn, FlashSaleOut
+from unichannel.promotions.service import FlashRequest, terms_of
+from unichannel.web import Caller, IdempotencyKey, MaybeCaller, new_uow
+
+router = APIRouter(tags=["flash sales"])
+SALE_CACHE_SECONDS = 1.0  # how stale an in-process view of a sale may be before it is read again
+
+
+def sale_state(sale: dict[str, Any], now: datetime) -> str:
+    if now < sale["starts_at"]:
+        return "upcoming"
+    if now >= sale["ends_at"]:
+        return "ended"
+    return "sold_out" if sale["sold"] >= sale["quantity"] else "open"
+
+
+async def _sale_view(uow, sale: dict[str, Any]) -> FlashSaleOut:  # noqa: ANN001
+    return FlashSaleOut(
+        **{k: sale[k] for k in FlashSaleOut.model_fields if k in sale and k not in ("left", "state", "location_ids")},
+        left=sale["quantity"] - sale["sold"], state=sale_state(sale, uow.now()),
+        location_ids=await repository.pool_of(uow.conn, sale["id"]),
+    )
+
+
+@router.post("/flash-sales", response_model=FlashSaleOut, status_code=201)
+async def create_flash_sale(request: Request, caller: Caller, body: FlashSaleIn) -> FlashSaleOut:
+    caller.require(Role.MERCHANT, Role.OPERATOR)
+    async with new_uow(request) as uow:
+        if caller.role is Role.MERCHANT:
+            merchant_id = caller.merchant_id
+        elif body.merchant is None:
+            raise InvalidInput("name the merchant (slug)", field="merchant")
+        else:
+            merchant_id = (await catalog_service.merchant_by_slug(uow, body.merchant))["id"]
+        location_ids = []
+        for code in body.locations:
+            row = await inventory_repository.get_location_by_code(uow.conn, code)
+            if row is None:
+                raise InvalidInput(f"no location {code!r}", field="locations")
+            location_ids.append(row["id"])
+        sale = await service.create_sale(
+            uow, merchant_id, variant_id=body.variant_id, location_ids=location_ids, name=body.name,
+            currency=body.currency, price_minor=body.price_minor, quantity=body.quantity,
+            per_customer_limit=body.per_customer_limit, starts_at=body.starts_at, ends_at=body.ends_at,
+        )
+        return await _sale_view(uow, sale)
+
+
+@router.get("/flash-sales", response_model=list[FlashSaleOut])
+async def list_flash_sales(request: Request) -> list[FlashSaleOut]:
+    async with new_uow(request, read_only=True) as uow:
+        return [await _sale_view(uow, sale) for sale in await repository.list_sales(uow.conn)]
+
+
+@router.get("/flash-sales/{sale_id}", response_model=FlashSaleOut)
+async def get_flash_sale(request: Request, sale_id: IdPath, caller: MaybeCaller) -> FlashSaleOut:
+    async with new_uow(request, read_only=True) as uow:
+        sale = await repository.get_sale(uow.conn, sale_id)
+        if sale is None:
+            raise NotFound("no such flash sale", field="flash_sale_id")
+        return await _sale_view(uow, sale)
+
+
+class SaleCache:
+    """A short-lived in-process copy of each sale's terms and pool, so requests before the opening or after the sell-out
+    are answered without touching the database (sold-out replies are at least as fast as orders)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._entries: dict[int, tuple[datetime, dict[str, Any], list[int]]] = {}
+
+    async def get(self, request: Request, sale_id: int) -> tuple[dict[str, Any], list[int]]:
+        entry = self._entries.get(sale_id)
+        if entry is not None and entry[0] > self._clock.now():
+            return entry[1], entry[2]
+        async with new_uow(request, read_only=True) as uow:
+            sale = await repository.get_sale(uow.conn, sale_id)
+            if sale is None:
+                raise NotFound("no such flash sale", field="flash_sale_id")
+            pool = await repository.pool_of(uow.conn, sale_id)
+        self._entries[sale_id] = (self._clock.now() + timedelta(seconds=SALE_CACHE_SECONDS), sale, pool)
+        return sale, pool
+
+    def note_exhausted(self, sale_id: int) -> None:
+        """A batch found no unit left for online buyers: remember it until the entry is next refreshed."""
+        entry = self._entries.get(sale_id)
+        if entry is not None:
+            entry[1]["sold"] = entry[1]["quantity"]
+
+
+def _buyer(caller: Principal, customer_id: int | None, pool: list[int]) -> tuple[int, str, int | None]:
+    """(customer, channel, till store): a shopper buys online for themself; a clerk sells to a member at a store that
+    takes part in the sale."""
+    owner, _ = cart_owner(caller, customer_id)
+    if caller.role is Role.CLERK:
+        if caller.location_id not in pool:
+            raise NotParticipating("this store does not take part in the sale", field="flash_sale_id")
+        return owner, "store", caller.location_id
+    if caller.role is not Role.SHOPPER:
+        raise InvalidInput("flash-sale orders are placed by shoppers or store clerks", field="customer_id")
+    return owner, "online", None
+
+
+@router.post(
+    "/flash-sales/{sale_id}/orders", status_code=201, response_model=FlashOrderOut,
+    responses={503: {"description": "the batch this order was part of failed; nothing was written; retry"}},
+)
+async def place_flash_order(
+    request: Request,
+    sale_id: IdPath,
+    caller: Caller,
+    body: FlashOrderIn,
+    idempotency_key: IdempotencyKey = None,
+    customer_id: CustomerParam = None,
+) -> Any:
+    """Holds flash-sale units at the flash price. Answers only after the order is durably committed.
+
+    409 `not_started` before the opening; 409 `sold_out` once every unit is taken or the sale has ended; 409
+    `limit_exceeded` past the per-customer limit; 503 `batch_failed` if the transaction failed (nothing written).
+    """
+    sale, pool = await request.app.state.sale_cache.get(request, sale_id)
+    owner, channel, till = _buyer(caller, customer_id, pool)
+    check_open(terms_of(sale), sale["sold"], request.app.state.clock.now())
+    flash = FlashRequest(caller.key, owner, body.quantity, channel, till, idempotency_key)
+    if idempotency_key is not None:
+        flash.fingerprint = idempotency.request_hash("POST", f"/flash-sales/{sale_id}/orders",
+                                                     [owner, body.quantity])
+    result = await request.app.state.coalescer.submit(sale_id, flash)
+    if result.sale_exhausted:
+        request.app.state.sale_cache.note_exhausted(sale_id)
+    return JSONResponse(result.body, status_code=result.status_code)

@@ -1,0 +1,209 @@
+"""Flash sales through the API and the coalescer, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from unichannel.check import run_checks
+from unichannel.idempotency import idempotency_keys
+from unichannel.inventory.repository import reservations
+from unichannel.orders import service as orders_service
+from unichannel.orders.repository import orders
+from unichannel.promotions import service as promotions
+from unichannel.promotions.repository import flash_sale_purchases, flash_sales
+from unichannel.promotions.service import FlashRequest
+
+from tests.integration.flash import PRICE, build_flash_world
+from tests.integration.world import count, stock_of
+
+
+async def buy(env, world, who: str, quantity: int = 1, key: str | None = None, **params):
+    headers = world.auth(who)
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return await env.client.post(f"/api/v1/flash-sales/{world.sale_id}/orders", json={"quantity": quantity},
+                                 headers=headers, params=params)
+
+
+async def sale_row(env, world) -> dict:
+    async with env.uow() as uow:
+        return dict((await uow.conn.execute(select(flash_sales).where(flash_sales.c.id == world.sale_id)))
+                    .mappings().one())
+
+
+async def test_an_order_before_the_opening_is_refused_as_not_started(env):
+    world = await build_flash_world(env.uow, env.clock.now(), units=5, opens_in=timedelta(seconds=1))
+    early = await buy(env, world, "buyer0")
+    assert early.status_code == 409 and early.json()["code"] == "not_started"
+    env.clock.advance(seconds=1)
+    on_time = await buy(env, world, "buyer0")
+    assert on_time.status_code == 201, on_time.text
+    body = on_time.json()
+    assert (body["quantity"], body["unit_price_minor"], body["total_minor"], body["status"]) == (1, PRICE, PRICE, "placed")
+    assert await count(env, orders) == 1
+
+
+async def test_after_the_end_the_sale_is_sold_out(env):
+    world = await build_flash_world(env.uow, env.clock.now(), units=5)
+    env.clock.advance(hours=1)
+    late = await buy(env, world, "buyer0")
+    assert late.status_code == 409 and late.json()["code"] == "sold_out"
+    assert await count(env, orders) == 0
+
+
+async def test_a_flash_order_holds_stock_at_the_flash_price_and_counts_toward_the_sale(env):
+    world = await build_flash_world(env.uow, env.clock.now(), units=5)
+    placed = await buy(env, world, "buyer0", quantity=2, key="grab-1")
+    assert placed.status_code == 201
+    order = (await env.client.get(f"/api/v1/orders/{placed.json()['order_id']}", headers=world.auth("buyer0"))).json()
+    assert (order["total_minor"], order["lines"][0]["unit_price_minor"], order["channel"]) == (2 * PRICE, PRICE, "online")
+    assert await stock_of(env, world.variant_id, world.warehouse_id) == (5, 2)
+    assert (await sale_row(env, world))["sold"] == 2
+    view = (await env.client.get(f"/api/v1/flash-sales/{world.sale_id}")).json()
+    assert (view["left"], view["state"]) == (3, "open")
+
+
+async def test_the_per_customer_limit_holds_across_requests(env):
+    world = await build_flash_world(env.uow, env.clock.now(), units=10, limit=2)
+    assert (await buy(env, world, "buyer0")).status_code == 201
+    assert (await buy(env, world, "buyer0")).status_code == 201
+    third = await buy(env, world, "buyer0")
+    assert third.status_code == 409 and third.json() == {
+        "code": "limit_exceeded", "message": third.json()["message"], "field": "quantity"}
+    assert (await buy(env, world, "buyer1", quantity=3)).json()["code"] == "limit_exceeded"
+    assert await count(env, orders) == 2
+
+
+async def test_a_sold_out_sale_answers_sold_out_and_writes_nothing_more(env):
+    world = await build_flash_world(env.uow, env.clock.now(), units=2, limit=2)
+    assert (await buy(env, world, "buyer0", quantity=2)).status_code == 201
+    gone = await buy(env, world, "buyer1")
+    assert gone.status_code == 409 and gone.json()["code"] == "sold_out"
+    assert await count(env, orders) == 1 and await count(env, reservations) == 1
+    assert (await env.client.get(f"/api/v1/flash-sales/{world.sale_id}")).json()["state"] == "sold_out"
+
+
+async def test_a_batch_decides_mixed_quantities_exactly_in_arrival_order(env):
+    world = await build_flash_world(env.uow, env.clock.now(), units=5, limit=5, buyers=4, tokens=False)
+    asks = [3, 3, 2, 1]
+    batch = [FlashRequest(f"customer:{c}", c, q, "online", None) for c, q in zip(world.buyers, asks, strict=True)]
+    async with env.uow() as uow:
+        results = await promotions.apply_batch(uow, world.sale_id, batch)
+    assert [r.status_code for r in results] == [201, 409, 201, 409]
+    assert [r.body.get("quantity") for r in results if r.status_code == 201] == [3, 2]
+    assert await stock_of(env, world.variant_id, world.warehouse_id) == (5, 5)
+    assert (await sale_row(env, world))["sold"] == 5
+
+
+async def test_concurrent_buyers_are_coalesced_and_never_oversold(env):
+    world = await build_flash_world(env.uow, env.clock.now(), units=30, limit=1, buyers=80)
+    responses = await asyncio.gather(*(buy(env, world, f"buyer{n}", key=f"k{n}") for n in range(80)))
+    outcomes = Counter((r.status_code, r.json().get("code")) for r in responses)
+    assert outcomes == {(201, None): 30, (409, "sold_out"): 50}
+    assert await count(env, orders) == 30
+    assert await stock_of(env, world.variant_id, world.warehouse_id) == (30, 30)
+    assert (await sale_row(env, world))["sold"] == 30
+    assert await count(env, idempotency_keys) == 30  # the losers' claims were withdrawn: a retry is decided afresh
+    stats = env.app.state.coalescer.stats
+    assert stats.requests == 80 and stats.batches < 80 and stats.largest_batch > 1
+    assert (await run_checks(env.app.state.engine)).violations == []
+
+
+async def test_one_key_sent_twice_at_once_makes_one_order(env):
+    world = await build_flash_world(env.uow, env.clock.now(), units=10, limit=5)
+    first, second = await asyncio.gather(buy(env, world, "buyer0", 2, key="same"), buy(env, world, "buyer0", 2, key="same"))
+    assert first.status_code == second.status_code == 201
+    assert first.json() == second.json()
+    reused = await buy(env, world, "buyer0", 1, key="same")
+    assert reused.status_code == 409 and reused.json()["code"] == "idempotency_key_reused"
+    assert await count(env, orders) == 1 and (await sale_row(env, world))["sold"] == 2
+
+
+async def test_a_failed_batch_fails_every_waiter_and_writes_nothing(env):
+    world = await build_flash_world(env.uow, env.clock.now(), units=10, limit=1, buyers=6)
+    coalescer = env.app.state.coalescer
+    seen = []
+
+    def fault(batch):
+        seen.append(len(batch))
+        raise RuntimeError("injected: the database went away mid-batch")
+
+    coalescer.fault = fault
+    try:
+        responses = await asyncio.gather(*(buy(env, world, f"buyer{n}", key=f"f{n}") for n in range(6)))
+    finally:
+        coalescer.fault = None
+    assert sum(seen) == 6
+    assert [(r.status_code, r.json()["code"]) for r in responses] == [(503, "batch_failed")] * 6
+    assert await count(env, orders) == 0 and await count(env, reservations) == 0
+    assert await count(env, flash_sale_purchases) == 0 and await count(env, idempotency_keys) == 0
+    assert await stock_of(env, world.variant_id, world.warehouse_id) == (10, 0)
+    assert (await sale_row(env, world))["sold"] == 0
+    retried = await buy(env, world, "buyer0", key="f0")
+    assert retried.status_code == 201
+
+
+async def test_a_participating_store_sells_from_its_own_shelf_at_the_same_price(env):
+    world = await build_flash_world(env.uow, env.clock.now(), units=5, warehouse_units=5, store_units=1, limit=2)
+    member = world.buyers[0]
+    till = await buy(env, world, "clerk", customer_id=member)
+    assert till.status_code == 201, till.text
+    body = till.json()
+    assert (body["channel"], body["location_id"], body["unit_price_minor"]) == ("store", world.store_id, PRICE)
+    assert await stock_of(env, world.variant_id, world.store_id) == (1, 1)
+    empty_shelf = await buy(env, world, "clerk", customer_id=world.buyers[1])
+    assert empty_shelf.status_code == 409 and empty_shelf.json()["code"] == "sold_out"
+    online = await buy(env, world, "buyer0")
+    assert online.status_code == 201 and online.json()["location_id"] == world.warehouse_id
+    assert (await buy(env, world, "buyer0")).json()["code"] == "limit_exceeded"  # the till sale counted too
+
+
+async def test_a_store_outside_the_sale_cannot_sell_it(env):
+    world = await build_flash_world(env.uow, env.clock.now(), units=5)
+    refused = await buy(env, world, "other_clerk", customer_id=world.buyers[0])
+    assert refused.status_code == 409 and refused.json()["code"] == "not_participating"
+    assert await count(env, orders) == 0
+
+
+async def test_a_cancelled_or_lapsed_flash_order_gives_its_units_back_to_the_sale_and_the_buyer(env):
+    world = await build_flash_world(env.uow, env.clock.now(), units=2, limit=1)
+    kept = (await buy(env, world, "buyer0")).json()["order_id"]
+    cancelled = (await buy(env, world, "buyer1")).json()["order_id"]
+    assert (await buy(env, world, "buyer2")).json()["code"] == "sold_out"
+    assert (await env.client.post(f"/api/v1/orders/{cancelled}/cancel", headers=world.auth("buyer1"))).status_code == 200
+    assert (await sale_row(env, world))["sold"] == 1
+    env.clock.advance(seconds=2)  # past the in-process sale cache
+    again = await buy(env, world, "buyer1")
+    assert again.status_code == 201, again.text
+    env.clock.advance(minutes=env.settings.flash_hold_minutes, seconds=1)
+    async with env.uow() as uow:
+        lapsed = await orders_service.cancel_lapsed_orders(uow)
+    assert sorted(lapsed) == sorted([kept, again.json()["order_id"]])
+    assert (await sale_row(env, world))["sold"] == 0
+    assert await stock_of(env, world.variant_id, world.warehouse_id) == (2, 0)
+    async with env.uow() as uow:
+        counts = dict((await uow.conn.execute(select(flash_sale_purchases.c.customer_id,
+                                                     flash_sale_purchases.c.quantity))).all())
+    assert counts == {world.buyers[0]: 0, world.buyers[1]: 0}
+    assert (await run_checks(env.app.state.engine)).violations == []
+
+
+async def test_merchant_staff_create_a_sale_and_bad_terms_are_refused(env):
+    world = await build_flash_world(env.uow, env.clock.now(), units=5)
+    body = {"merchant": "flash-brand", "variant_id": world.variant_id, "locations": ["WH-F"], "name": "Double 12",
+            "currency": "CNY", "price_minor": 5000, "quantity": 3, "per_customer_limit": 1,
+            "starts_at": "2026-12-11T16:00:00Z", "ends_at": "2026-12-11T18:00:00Z"}
+    created = await env.client.post("/api/v1/flash-sales", json=body, headers=world.auth("operator"))
+    assert created.status_code == 201, created.text
+    assert (created.json()["state"], created.json()["location_ids"]) == ("upcoming", [world.warehouse_id])
+    for change, field in (({"ends_at": "2026-12-11T15:00:00Z"}, "ends_at"), ({"locations": ["NOPE"]}, "locations"),
+                          ({"starts_at": "2026-12-11T16:00:00"}, "starts_at"), ({"quantity": 0}, "quantity")):
+        refused = await env.client.post("/api/v1/flash-sales", json={**body, **change}, headers=world.auth("operator"))
+        assert refused.status_code == 422 and refused.json()["field"] == field, (change, refused.text)
+    shopper = await env.client.post("/api/v1/flash-sales", json=body, headers=world.auth("buyer0"))
+    assert shopper.status_code == 403
+    assert len((await env.client.get("/api/v1/flash-sales")).json()) == 2
