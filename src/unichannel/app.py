@@ -104,6 +104,13 @@ def create_app(
     for router in (catalog_router, inventory_router, customers_router, cart_router, orders_router, promotions_router):
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
 
+    if settings.bench_endpoints:
+
+        @app.post(f"{API_PREFIX}/bench/trivial", tags=["ops"], include_in_schema=False)
+        async def trivial() -> dict[str, bool]:
+            """The HTTP ceiling the flash-sale benchmark compares against: routing and JSON, no work."""
+            return {"ok": True}
+
     @app.get(f"{API_PREFIX}/health", tags=["ops"])
     async def health(request: Request) -> dict[str, str]:
         async with request.app.state.engine.connect() as conn:

@@ -15,8 +15,10 @@ from unichannel.settings import Settings, get_settings
 app = typer.Typer(help="unichannel: one channel, one cart, one inventory.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks (they start their own servers on 127.0.0.1).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
+app.add_typer(bench_app, name="bench")
 console = Console()
 
 
@@ -226,6 +228,49 @@ def token_create(
     except DomainError as error:
         console.print(f"[red]{error.code}[/red]: {error.message}", style=None)
         raise typer.Exit(2) from None
+
+
+@bench_app.command("flash-sale")
+def bench_flash_sale(
+    workers: Annotated[int, typer.Option(min=1, max=16)] = 2,
+    connections: Annotated[int, typer.Option(min=1, max=10_000)] = 256,
+    duration: Annotated[int, typer.Option(min=1, max=600, help="seconds per measured run")] = 15,
+    shoppers: Annotated[int, typer.Option(min=1, max=100_000, help="distinct shoppers (tokens) in the load")] = 400,
+    json_file: Annotated[Path | None, typer.Option("--json", help="write the report here")] = None,
+    postgres: Annotated[str, typer.Option(help="admin DSN of the PostgreSQL server to use")] = (
+        "postgresql://postgres@127.0.0.1:5432/postgres"
+    ),
+) -> None:
+    """Coalesced flash-sale orders vs one transaction per order vs a trivial endpoint, on PostgreSQL, with wrk."""
+    import json
+
+    from rich.table import Table
+
+    from unichannel.bench.flash_sale import run
+
+    report = run(workers, connections, duration, shoppers, postgres)
+    table = Table(title=f"flash sale: {workers} workers, {connections} connections, {duration}s each, "
+                        f"{report['cpu_count']} CPUs")
+    for column in ("endpoint", "orders/s", "requests/s", "p50 ms", "p99 ms", "acknowledged", "in database",
+                   "oversold", "lost", "statuses"):
+        table.add_column(column)
+    for scenario in report["scenarios"].values():
+        table.add_row(scenario["name"], f"{scenario['orders_per_s']:,.0f}", f"{scenario['requests_per_s']:,.0f}",
+                      f"{scenario['p50_ms']:.1f}", f"{scenario['p99_ms']:.1f}", str(scenario["acknowledged"]),
+                      str(scenario["in_database"] if scenario["in_database"] is not None else "-"),
+                      str(scenario["oversold"] if scenario["oversold"] is not None else "-"),
+                      str(scenario["lost"] if scenario["lost"] is not None else "-"),
+                      " ".join(f"{k}:{v}" for k, v in sorted(scenario["statuses"].items())))
+    console.print(table)
+    console.print(f"unichannel / naive: {report['ratio_unichannel_to_naive']}x   unichannel / trivial: "
+                  f"{report['ratio_unichannel_to_trivial']}x   oversold: {report['oversold']}   lost: {report['lost']}   "
+                  f"memory per worker: {report['memory_per_worker_mib']} MiB")
+    if json_file is not None:
+        json_file.parent.mkdir(parents=True, exist_ok=True)
+        json_file.write_text(json.dumps(report, indent=2) + "\n")
+        console.print(f"wrote {json_file}")
+    if report["oversold"] or report["lost"]:
+        raise typer.Exit(1)
 
 
 def main() -> None:  # pragma: no cover - `python -m unichannel`

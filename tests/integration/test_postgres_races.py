@@ -123,3 +123,46 @@ async def test_twenty_concurrent_retries_with_one_key_make_exactly_one_order(pos
     state = await _database_state(postgres_only_url, variant_id, location_id)
     assert state == {"orders": 1, "checkouts": 1, "holds": 1, "on_hand": 10, "reserved": 3, "violations": 0}
 
+
+
+async def test_several_server_processes_racing_five_thousand_flash_orders_for_five_hundred_units(postgres_only_url):
+    from datetime import UTC, datetime, timedelta
+
+    from unichannel.promotions.repository import flash_sale_purchases, flash_sales
+
+    from tests.integration.flash import build_flash_world
+
+    settings = Settings(database_url=postgres_only_url)
+    factory = UnitOfWorkFactory(create_engine(settings), SystemClock(), settings)
+    try:
+        world = await build_flash_world(factory, datetime.now(UTC) - timedelta(seconds=1), units=500, limit=2,
+                                        buyers=1000)
+    finally:
+        await factory.engine.dispose()
+    asks = [(world.tokens[f"buyer{n % 1000}"], f"{n}") for n in range(5000)]  # each buyer asks five times
+    with running_server(postgres_only_url, workers=3) as base:
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
+            gate = asyncio.Semaphore(200)
+
+            async def one(token: str, key: str) -> httpx.Response:
+                async with gate:
+                    return await client.post(f"/api/v1/flash-sales/{world.sale_id}/orders", json={"quantity": 1},
+                                             headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key})
+
+            responses = await asyncio.gather(*(one(token, key) for token, key in asks))
+    outcomes = Counter((r.status_code, r.json().get("code")) for r in responses)
+    assert outcomes[(201, None)] == 500
+    assert set(outcomes) <= {(201, None), (409, "sold_out"), (409, "limit_exceeded")}
+    assert sum(outcomes.values()) == 5000
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as conn:
+            sold = (await conn.execute(select(flash_sales.c.sold))).scalar_one()
+            per_buyer = [q for (q,) in await conn.execute(select(flash_sale_purchases.c.quantity))]
+        assert sold == 500 and sum(per_buyer) == 500 and max(per_buyer) <= 2
+        assert (await run_checks(engine)).violations == []
+    finally:
+        await engine.dispose()
+    state = await _database_state(postgres_only_url, world.variant_id, world.warehouse_id)
+    assert state == {"orders": 500, "checkouts": 500, "holds": 500, "on_hand": 500, "reserved": 500, "violations": 0}

@@ -77,7 +77,7 @@ async def list_stock(
     variant_id: OptionalIdQuery = None,
     location_id: OptionalIdQuery = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[StockLevelOut]:
     merchant_id, location_id = _stock_scope(caller, location_id)
     async with new_uow(request, read_only=True) as uow:

@@ -17,7 +17,7 @@ from unichannel.orders import repository, service
 from unichannel.orders.model import Address, DeliveryChoice, DeliveryMode, OrderStatus
 from unichannel.orders.schemas import CancelIn, CheckoutOut, OrderOut, PayIn, PlaceOrderIn, TransitionIn
 from unichannel.uow import UnitOfWork
-from unichannel.web import Caller, IdempotencyKey, new_uow
+from unichannel.web import Caller, ErrorOut, IdempotencyKey, new_uow
 
 router = APIRouter(tags=["orders"])
 
@@ -126,7 +126,10 @@ async def get_order(request: Request, caller: Caller, order_id: IdPath) -> Order
         return view
 
 
-@router.post("/orders/{order_id}/pay", response_model=OrderOut)
+@router.post(
+    "/orders/{order_id}/pay", response_model=OrderOut,
+    responses={402: {"model": ErrorOut, "description": "the gateway declined the payment; the order stays unpaid"}},
+)
 async def pay(request: Request, caller: Caller, order_id: IdPath, body: PayIn) -> OrderOut:
     """Pays the order through the gateway (the simulated gateway for now). Paying twice is a 409."""
     state = request.app.state
