@@ -3,7 +3,8 @@
 1. 0 <= reserved <= on_hand for every stock row (and reserved equals the sum of the live holds at that row).
 2. Units are conserved: the movements of each SKU at each location add up to its on_hand.
 3. Every live order line holds exactly one live reservation, of its SKU, location and quantity.
-5. Every stored idempotent result names exactly one thing it created, and nothing is claimed twice.
+5. Every stored idempotent result names exactly one thing it created (a checkout or an order) that exists and that
+   its stored response names, and no two keys claim the same thing.
 """
 
 from __future__ import annotations
@@ -128,17 +129,19 @@ async def _live_lines(conn: AsyncConnection, report: Report) -> None:
 async def _idempotency(conn: AsyncConnection, report: Report) -> None:
     rows = (await conn.execute(select(idempotency_keys).where(idempotency_keys.c.resource.is_not(None)))).mappings()
     seen: dict[str, int] = {}
-    checkout_ids = set((await conn.execute(select(checkouts.c.id))).scalars())
+    existing = {
+        "checkout": set((await conn.execute(select(checkouts.c.id))).scalars()),
+        "order": set((await conn.execute(select(orders.c.id))).scalars()),
+    }
     for row in rows:
         resource = row["resource"]
         if resource in seen:
             report.violations.append(Violation(5, f"{resource} is the result of two keys ({seen[resource]}, {row['id']})"))
         seen[resource] = row["id"]
         kind, _, ident = resource.partition(":")
-        if kind == "checkout":
-            response_id = (row["response"] or {}).get("checkout_id")
-            if not ident.isdigit() or int(ident) not in checkout_ids or response_id != int(ident):
-                report.violations.append(Violation(5, f"key {row['id']} replays {resource}, which does not match"))
+        response_id = (row["response"] or {}).get(f"{kind}_id")
+        if kind not in existing or not ident.isdigit() or int(ident) not in existing[kind] or response_id != int(ident):
+            report.violations.append(Violation(5, f"key {row['id']} replays {resource}, which does not match"))
     report.counts["idempotent results"] = len(seen)
 
 

@@ -97,3 +97,117 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 def sqlite_file_exists(settings: Settings) -> bool:
     path = settings.sqlite_path()
     return path is not None and Path(path).exists()
+
+
+# --- bulk inserts ------------------------------------------------------------------------------------------------
+
+_PG_ARRAY_TYPES = {"BIGINT": "int8", "INTEGER": "int4", "VARCHAR": "text", "TEXT": "text", "BOOLEAN": "bool",
+                   "FLOAT": "float8", "DATETIME": "timestamptz", "TIMESTAMP": "timestamptz", "JSON": "text",
+                   "JSONB": "text"}
+
+
+_PG_TYPE_CACHE: dict[Any, tuple[str, bool]] = {}
+_PG_SQL_CACHE: dict[tuple[str, tuple[str, ...], int], str] = {}
+
+
+def _pg_type(column: Any) -> tuple[str, bool]:
+    """(the array element type a column's values travel as, whether it is JSON cast from text)."""
+    cached = _PG_TYPE_CACHE.get(column)
+    if cached is None:
+        cached = _PG_TYPE_CACHE[column] = _render_pg_type(column)
+    return cached
+
+
+def _render_pg_type(column: Any) -> tuple[str, bool]:
+    rendered = column.type.dialect_impl(_PG_DIALECT).compile(dialect=_PG_DIALECT).split("(")[0].upper()
+    rendered = "DATETIME" if rendered.startswith("TIMESTAMP") else rendered
+    return _PG_ARRAY_TYPES[rendered], rendered in ("JSON", "JSONB")
+
+
+def _pg_dialect() -> Any:
+    from sqlalchemy.dialects.postgresql.asyncpg import dialect
+
+    return dialect()
+
+
+_PG_DIALECT = _pg_dialect()
+
+
+async def pg_driver(conn: Any) -> Any:
+    """The asyncpg connection under a SQLAlchemy AsyncConnection, inside the same transaction.
+
+    SQLAlchemy's asyncpg adapter opens the driver's transaction lazily at its first statement; one that has not run
+    any yet runs a trivial statement first, so raw statements can never slip out of the unit of work's transaction.
+    """
+    fairy = await conn.get_raw_connection()
+    if getattr(fairy.dbapi_connection, "_transaction", True) is None:
+        await conn.exec_driver_sql("SELECT 1")
+    return fairy.driver_connection
+
+
+async def insert_rows(conn: Any, table: Any, rows: list[dict[str, Any]], *, return_ids: bool = False) -> list[int]:
+    """Inserts many rows in one statement; with `return_ids`, their new ids in the order of `rows`.
+
+    On PostgreSQL the rows travel as one array per column (`INSERT ... SELECT FROM unnest(...)`), ids taken from the
+    table's sequence first so their order is certain; this costs one round trip and almost no Python per row. Other
+    databases get SQLAlchemy's executemany.
+    """
+    if not rows:
+        return []
+    if conn.dialect.name != "postgresql":
+        if not return_ids:
+            await conn.execute(table.insert(), rows)
+            return []
+        statement = table.insert().returning(table.c.id, sort_by_parameter_order=True)
+        return list((await conn.execute(statement, rows)).scalars())
+    ids = await allocate_ids(conn, table, len(rows)) if return_ids else []
+    raw = await pg_driver(conn)
+    sql, arrays = pg_unnest_insert(table, rows, ids if return_ids else None, first_parameter=1)
+    await raw.execute(sql, *arrays)
+    return ids
+
+
+def pg_unnest_insert(
+    table: Any, rows: list[dict[str, Any]], ids: list[int] | None, *, first_parameter: int
+) -> tuple[str, list[list[Any]]]:
+    """`INSERT INTO table (...) SELECT ... FROM unnest($n::type[], ...)` for PostgreSQL, and its arrays (one per
+    column, JSON as text), numbering parameters from `first_parameter` so it can sit inside a larger statement."""
+    import orjson
+
+    names = (["id"] if ids is not None else []) + [n for n in rows[0] if not (n == "id" and ids is not None)]
+    arrays: list[list[Any]] = []
+    for name in names:
+        if name == "id" and ids is not None:
+            arrays.append(ids)
+        elif _pg_type(table.c[name])[1]:
+            arrays.append([None if r[name] is None else orjson.dumps(r[name]).decode() for r in rows])
+        else:
+            arrays.append([r[name] for r in rows])
+    key = (table.name, tuple(names), first_parameter)
+    sql = _PG_SQL_CACHE.get(key)
+    if sql is None:
+        casts = ", ".join(
+            f"${n}::{_pg_type(table.c[name])[0]}[]" for n, name in enumerate(names, start=first_parameter)
+        )
+        selected = ", ".join(f"u.{n}::jsonb" if _pg_type(table.c[n])[1] else f"u.{n}" for n in names)
+        sql = _PG_SQL_CACHE[key] = (
+            f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {selected} FROM unnest({casts}) AS u({', '.join(names)})"
+        )
+    return sql, arrays
+
+
+async def allocate_ids(conn: Any, table: Any, count: int) -> list[int]:
+    """`count` fresh ids for `table`, in order: from its sequence on PostgreSQL; on SQLite, after the largest id
+    (safe because every writing SQLite transaction holds the database's write lock from its first statement)."""
+    if count == 0:
+        return []
+    if conn.dialect.name == "postgresql":
+        raw = await pg_driver(conn)
+        return list(await raw.fetchval(
+            "SELECT array_agg(nextval(pg_get_serial_sequence($1, 'id'))) FROM generate_series(1, $2)",
+            table.name, count,
+        ))
+    from sqlalchemy import func, select
+
+    top = (await conn.execute(select(func.coalesce(func.max(table.c.id), 0)))).scalar_one()
+    return list(range(top + 1, top + 1 + count))

@@ -20,6 +20,11 @@ class DomainError(Exception):
         self.field = field
 
 
+class MalformedJson(DomainError):
+    status_code = 400
+    code = "malformed_json"
+
+
 class InvalidInput(DomainError):
     status_code = 422
     code = "invalid_input"
@@ -126,6 +131,7 @@ class BatchFailed(ServiceUnavailable):
 
 ALL_ERRORS: tuple[type[DomainError], ...] = (
     DomainError,
+    MalformedJson,
     InvalidInput,
     NotFound,
     Unauthenticated,

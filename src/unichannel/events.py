@@ -17,7 +17,7 @@ from sqlalchemy import Column, Index, String, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from unichannel.clock import Clock
-from unichannel.db import Id, Json, UTCDateTime, metadata
+from unichannel.db import Id, Json, UTCDateTime, insert_rows, metadata
 
 log = logging.getLogger(__name__)
 
@@ -68,21 +68,12 @@ class EventBus:
 
 async def write_events(conn: AsyncConnection, events: list[Event], now: datetime) -> None:
     """Insert events into the outbox inside the caller's transaction."""
-    if not events:
-        return
-    await conn.execute(
-        outbox_events.insert(),
-        [
-            {
-                "topic": e.topic,
-                "aggregate_type": e.aggregate_type,
-                "aggregate_id": e.aggregate_id,
-                "payload": e.payload,
-                "created_at": now,
-            }
-            for e in events
-        ],
-    )
+    rows = [
+        {"topic": e.topic, "aggregate_type": e.aggregate_type, "aggregate_id": e.aggregate_id, "payload": e.payload,
+         "created_at": now}
+        for e in events
+    ]
+    await insert_rows(conn, outbox_events, rows)
 
 
 class OutboxRelay:

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Column, Integer, String, Table, UniqueConstraint, select, update
+from sqlalchemy import Column, Integer, String, Table, UniqueConstraint, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from unichannel.db import Id, Json, UTCDateTime, metadata
+from unichannel.db import Id, Json, UTCDateTime, metadata, pg_driver
 from unichannel.errors import IdempotencyKeyReused, InvalidInput
 from unichannel.uow import UnitOfWork
 
@@ -92,7 +92,17 @@ async def claim_many(uow: UnitOfWork, rows: list[dict[str, Any]]) -> dict[tuple[
     for row in rows:
         check_key(row["key"])
     conn = uow.conn
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    if conn.dialect.name == "postgresql":  # one statement with one array per column, whatever the batch size
+        raw = await pg_driver(conn)
+        claimed = await raw.fetch(
+            "INSERT INTO idempotency_keys (caller, key, request_hash, created_at) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) "
+            "ON CONFLICT (caller, key) DO NOTHING RETURNING caller, key, id",
+            [r["caller"] for r in rows], [r["key"] for r in rows], [r["request_hash"] for r in rows],
+            [r["created_at"] for r in rows],
+        )
+        return {(row["caller"], row["key"]): row["id"] for row in claimed}
+    insert = sqlite_insert
     statement = (
         insert(idempotency_keys)
         .values(rows)
@@ -100,6 +110,32 @@ async def claim_many(uow: UnitOfWork, rows: list[dict[str, Any]]) -> dict[tuple[
         .returning(idempotency_keys.c.caller, idempotency_keys.c.key, idempotency_keys.c.id)
     )
     return {(row.caller, row.key): row.id for row in await conn.execute(statement)}
+
+
+async def record_many(uow: UnitOfWork, results: list[tuple[int, str, int, Any]]) -> None:
+    """Stores many results, each (claim id, resource, status, response), in one statement."""
+    await record_rows(uow.conn, results)
+
+
+async def record_rows(conn: Any, results: list[tuple[int, str, int, Any]]) -> None:
+    """`record_many` on a bare connection."""
+    if not results:
+        return
+    if conn.dialect.name == "postgresql":
+        raw = await pg_driver(conn)
+        await raw.execute(
+            "UPDATE idempotency_keys AS k SET resource = u.resource, status_code = u.status, response = u.response::jsonb "
+            "FROM unnest($1::int8[], $2::text[], $3::int4[], $4::text[]) AS u(id, resource, status, response) "
+            "WHERE k.id = u.id",
+            [r[0] for r in results], [r[1] for r in results], [r[2] for r in results],
+            [orjson.dumps(r[3]).decode() for r in results],
+        )
+        return
+    await conn.execute(
+        update(idempotency_keys).where(idempotency_keys.c.id == bindparam("b_id")).values(
+            resource=bindparam("b_resource"), status_code=bindparam("b_status"), response=bindparam("b_response")),
+        [{"b_id": r[0], "b_resource": r[1], "b_status": r[2], "b_response": r[3]} for r in results],
+    )
 
 
 async def earlier(uow: UnitOfWork, caller: str, key: str) -> dict[str, Any]:

@@ -30,6 +30,7 @@ class UnitOfWork:
     read_only: bool = False  # promises no writes: on SQLite it reads a snapshot instead of queueing for the lock
     events: list[Event] = field(default_factory=list)
     _conn: AsyncConnection | None = None
+    _wrote_outbox_directly: bool = False
 
     @property
     def conn(self) -> AsyncConnection:
@@ -43,8 +44,13 @@ class UnitOfWork:
     def emit(self, topic: str, aggregate_type: str, aggregate_id: object, payload: dict[str, Any]) -> None:
         self.events.append(Event(topic, aggregate_type, str(aggregate_id), payload))
 
+    def outbox_written(self) -> None:
+        """A bulk writer put events in the outbox itself (in this transaction): wake the relay after commit."""
+        self._wrote_outbox_directly = True
+
     async def __aenter__(self) -> UnitOfWork:
         self.events = []
+        self._wrote_outbox_directly = False
         self._conn = await self.engine.connect()
         if self.read_only:
             await self._conn.execution_options(**{READ_ONLY_OPTION: True})
@@ -68,7 +74,7 @@ class UnitOfWork:
                 await conn.rollback()
         finally:
             await conn.close()
-        if committed and self.events and self.after_commit is not None:
+        if committed and (self.events or self._wrote_outbox_directly) and self.after_commit is not None:
             self.after_commit()
 
 

@@ -207,3 +207,31 @@ async def test_merchant_staff_create_a_sale_and_bad_terms_are_refused(env):
     shopper = await env.client.post("/api/v1/flash-sales", json=body, headers=world.auth("buyer0"))
     assert shopper.status_code == 403
     assert len((await env.client.get("/api/v1/flash-sales")).json()) == 2
+
+
+async def test_bad_flash_orders_get_a_clear_error_and_write_nothing(env):
+    world = await build_flash_world(env.uow, env.clock.now(), units=5)
+    path = f"/api/v1/flash-sales/{world.sale_id}/orders"
+    cases = [
+        ({"content": b"{not json", "headers": world.auth("buyer0")}, 400, "malformed_json", None),
+        ({"json": {"quantity": 0}, "headers": world.auth("buyer0")}, 422, "invalid_input", "quantity"),
+        ({"json": {"quantity": True}, "headers": world.auth("buyer0")}, 422, "invalid_input", "quantity"),
+        ({"json": {"quantity": "2"}, "headers": world.auth("buyer0")}, 422, "invalid_input", "quantity"),
+        ({"json": {"quantity": 10**12}, "headers": world.auth("buyer0")}, 422, "invalid_input", "quantity"),
+        ({"json": {"quantity": 1, "price_minor": 1}, "headers": world.auth("buyer0")}, 422, "invalid_input",
+         "price_minor"),
+        ({"json": {"quantity": 1}}, 401, "unauthenticated", None),
+        ({"json": {"quantity": 1}, "headers": {"Authorization": "Bearer uct_nope_nope"}}, 401, "unauthenticated", None),
+        ({"json": {"quantity": 1}, "headers": {**world.auth("buyer0"), "Idempotency-Key": "k" * 201}}, 422,
+         "invalid_input", "Idempotency-Key"),
+        ({"json": {"quantity": 1}, "headers": world.auth("operator")}, 422, "invalid_input", "customer_id"),
+    ]
+    for request, status, code, field in cases:
+        response = await env.client.post(path, **request)
+        assert (response.status_code, response.json()["code"], response.json()["field"]) == (status, code, field), (
+            request, response.text)
+    for bad_path, status in ((f"/api/v1/flash-sales/{2**63}/orders", 422), ("/api/v1/flash-sales/999/orders", 404)):
+        response = await env.client.post(bad_path, json={"quantity": 1}, headers=world.auth("buyer0"))
+        assert response.status_code == status, response.text
+    assert await count(env, orders) == 0 and await count(env, idempotency_keys) == 0
+    assert (await sale_row(env, world))["sold"] == 0

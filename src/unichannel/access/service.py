@@ -86,13 +86,20 @@ class TokenAuthenticator:
         self._clock = clock
         self._cache_seconds = cache_seconds
         self._cache: dict[bytes, tuple[Principal, float]] = {}
+        self._verifying: dict[bytes, asyncio.Future[Principal]] = {}
 
     async def authenticate(self, token: str) -> Principal:
         digest = hashlib.sha256(token.encode()).digest()
         cached = self._cache.get(digest)
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
-        principal = await self._verify(token)
+        # One verification per token at a time: when a shopper's many requests arrive together (a sale opening),
+        # they wait for the one argon2 check instead of each burning CPU on its own.
+        pending = self._verifying.get(digest)
+        if pending is None:
+            pending = self._verifying[digest] = asyncio.ensure_future(self._verify(token))
+            pending.add_done_callback(lambda _: self._verifying.pop(digest, None))
+        principal = await asyncio.shield(pending)
         if len(self._cache) > 50_000:
             self._cache.clear()
         self._cache[digest] = (principal, time.monotonic() + self._cache_seconds)

@@ -159,7 +159,7 @@ class Server:
             [sys.executable, "-m", "uvicorn", "unichannel.asgi:app", "--host", "127.0.0.1", "--port", str(self.port),
              "--workers", str(workers), "--log-level", "warning", "--no-access-log", "--loop", "uvloop",
              "--http", "httptools", "--backlog", "4096"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -181,12 +181,21 @@ class Server:
         return sizes
 
     def stop(self) -> None:
-        self.process.terminate()
+        """Stops the master and every worker (the whole process group), so no connection outlives the server."""
+        import signal
+
         try:
-            self.process.wait(timeout=20)
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            pass
+        except ProcessLookupError:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait()
 
 
 def _wrk(wrk: str, base: str, path: str, tokens: Path, connections: int, seconds: int, threads: int) -> dict:
@@ -237,8 +246,9 @@ def run(workers: int, connections: int, duration: int, shoppers: int, admin_dsn:
     url = f"{base_dsn.replace('postgresql://', 'postgresql+asyncpg://', 1)}/{database}"
     asyncio.run(_admin(admin_dsn, f'CREATE DATABASE "{database}"'))
     wrk_threads = 2
-    # PostgreSQL allows 100 connections by default; every worker may open twice its pool size.
-    pool = str(max(2, 80 // (2 * workers)))
+    # PostgreSQL allows 100 connections by default; every worker may open twice its pool size: stay well below,
+    # leaving room for this process's own checks.
+    pool = str(max(2, 60 // (2 * workers)))
     try:
         migrate.upgrade(Settings(database_url=url))
         with tempfile.TemporaryDirectory() as tmp:

@@ -34,7 +34,8 @@ orders = Table(
     "orders",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("checkout_id", Id, ForeignKey("checkouts.id"), nullable=False, index=True),
+    # The cart checkout that placed it; a flash-sale grab is an order of its own, with no checkout.
+    Column("checkout_id", Id, ForeignKey("checkouts.id"), nullable=True, index=True),
     Column("customer_id", Id, ForeignKey("customers.id"), nullable=False, index=True),
     Column("merchant_id", Id, ForeignKey("merchants.id"), nullable=False, index=True),
     Column("channel", String(16), nullable=False),

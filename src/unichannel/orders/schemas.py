@@ -72,9 +72,10 @@ class HistoryOut(BaseModel):
 
 class OrderOut(BaseModel):
     id: int
-    checkout_id: int
+    checkout_id: int | None
     customer_id: int
     merchant_id: int
+    flash_sale_id: int | None = None
     channel: str
     status: OrderStatus
     currency: str

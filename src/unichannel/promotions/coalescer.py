@@ -45,8 +45,12 @@ class FlashSaleCoalescer:
     async def submit(self, sale_id: int, request: FlashRequest) -> FlashResult:
         """The request's answer, once the batch it joined has committed (or failed)."""
         if not self._coalesce:  # one transaction per order: the baseline coalescing is measured against
+            # Shielded, like a batch: a client hanging up must not cancel a transaction half-way through.
+            work = asyncio.ensure_future(self._apply(sale_id, [request]))
             try:
-                [result] = await self._apply(sale_id, [request])
+                [result] = await asyncio.shield(work)
+            except asyncio.CancelledError:
+                raise
             except Exception as error:
                 log.error("flash-sale order failed: %r", error)
                 raise BatchFailed("the sale could not record this order; nothing was charged or held, retry") from None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -14,11 +16,11 @@ from sqlalchemy import (
     UniqueConstraint,
     select,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from unichannel.db import Id, UTCDateTime, metadata
+from unichannel.db import Id, UTCDateTime, allocate_ids, insert_rows, metadata, pg_driver, pg_unnest_insert
+from unichannel.inventory.model import StockLevel
 
 flash_sales = Table(
     "flash_sales",
@@ -109,7 +111,18 @@ async def add_purchases(conn: AsyncConnection, sale_id: int, quantities: dict[in
     """Adds units to each customer's count for the sale (creating the count on a first purchase)."""
     if not quantities:
         return
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    if conn.dialect.name == "postgresql":
+        raw = await pg_driver(conn)
+        customers = sorted(quantities)
+        await raw.execute(
+            "INSERT INTO flash_sale_purchases (flash_sale_id, customer_id, quantity) "
+            "SELECT $1, c, q FROM unnest($2::int8[], $3::int4[]) AS u(c, q) "
+            "ON CONFLICT (flash_sale_id, customer_id) "
+            "DO UPDATE SET quantity = flash_sale_purchases.quantity + excluded.quantity",
+            sale_id, customers, [quantities[c] for c in customers],
+        )
+        return
+    insert = sqlite_insert
     statement = insert(flash_sale_purchases).values(
         [{"flash_sale_id": sale_id, "customer_id": c, "quantity": q} for c, q in sorted(quantities.items())]
     )
@@ -134,3 +147,167 @@ async def give_back(conn: AsyncConnection, sale_id: int, customer_id: int, quant
         .where(flash_sale_purchases.c.flash_sale_id == sale_id, flash_sale_purchases.c.customer_id == customer_id)
         .values(quantity=flash_sale_purchases.c.quantity - quantity)
     )
+
+
+# --- the coalesced batch -----------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class BatchState:
+    """What a batch decides on, read after the sale row is locked (so no other batch of the sale can change it)."""
+
+    sale: dict[str, Any]
+    pool: list[int]
+    levels: dict[int, StockLevel]
+    bought: dict[int, int]
+    sku: str
+    line_name: str
+    reservation_ids: list[int]
+    order_ids: list[int]
+
+
+@dataclass(slots=True)
+class BatchWrite:
+    sale_id: int
+    variant_id: int
+    now: datetime
+    units_by_location: dict[int, int] = field(default_factory=dict)
+    units_by_customer: dict[int, int] = field(default_factory=dict)
+    reservations: list[dict[str, Any]] = field(default_factory=list)
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    recorded: list[tuple[int, str, int, Any]] = field(default_factory=list)  # (claim id, resource, status, body)
+    withdrawn: list[int] = field(default_factory=list)  # claim ids of requests that did not win
+
+
+_BATCH_STATE_PG = """
+SELECT
+  (SELECT array_agg(location_id ORDER BY position) FROM flash_sale_locations WHERE flash_sale_id = $1) AS pool,
+  (SELECT json_agg(json_build_array(st.location_id, st.on_hand, st.reserved, st.safety_stock))
+     FROM stock st JOIN flash_sale_locations fl ON fl.location_id = st.location_id AND fl.flash_sale_id = $1
+     WHERE st.variant_id = $2) AS levels,
+  (SELECT json_agg(json_build_array(customer_id, quantity)) FROM flash_sale_purchases
+     WHERE flash_sale_id = $1 AND customer_id = ANY($3::int8[])) AS bought,
+  (SELECT v.sku FROM variants v WHERE v.id = $2) AS sku,
+  (SELECT CASE WHEN v.name IN ('', p.name) THEN p.name ELSE p.name || ' · ' || v.name END
+     FROM variants v JOIN products p ON p.id = v.product_id WHERE v.id = $2) AS line_name,
+  (SELECT array_agg(nextval(pg_get_serial_sequence('reservations', 'id'))) FROM generate_series(1, $4)) AS holds,
+  (SELECT array_agg(nextval(pg_get_serial_sequence('orders', 'id'))) FROM generate_series(1, $4)) AS orders
+"""
+
+
+async def read_batch_state(
+    conn: AsyncConnection, sale_id: int, customer_ids: list[int], batch_size: int
+) -> BatchState | None:
+    """Locks the sale (every batch of it, in any process, queues here), then reads what the batch decides on and
+    allocates ids for as many orders as the batch could place. Two round trips on PostgreSQL."""
+    sale = await get_sale(conn, sale_id, lock=True)
+    if sale is None:
+        return None
+    if conn.dialect.name == "postgresql":
+        import orjson
+
+        raw = await pg_driver(conn)
+        row = await raw.fetchrow(_BATCH_STATE_PG, sale_id, sale["variant_id"], customer_ids, batch_size)
+        def decoded(value: Any) -> list[Any]:  # SQLAlchemy's asyncpg setup may already decode json
+            return orjson.loads(value) if isinstance(value, str | bytes) else (value or [])
+
+        levels = {loc: StockLevel(on, res, safe) for loc, on, res, safe in decoded(row["levels"])}
+        purchased = {customer: quantity for customer, quantity in decoded(row["bought"])}
+        return BatchState(sale, list(row["pool"] or []), levels, purchased, row["sku"], row["line_name"],
+                          list(row["holds"]), list(row["orders"]))
+    from unichannel.catalog.repository import get_product, get_variant
+    from unichannel.inventory.repository import get_level, reservations
+    from unichannel.orders.repository import orders
+
+    pool = await pool_of(conn, sale_id)
+    levels = {}
+    for location_id in pool:
+        level = await get_level(conn, sale["variant_id"], location_id)
+        if level is not None:
+            levels[location_id] = level
+    variant = await get_variant(conn, sale["variant_id"])
+    product = await get_product(conn, variant["product_id"])
+    name = product["name"] if variant["name"] in ("", product["name"]) else f"{product['name']} · {variant['name']}"
+    return BatchState(
+        sale, pool, levels, await bought(conn, sale_id, customer_ids), variant["sku"], name,
+        await allocate_ids(conn, reservations, batch_size), await allocate_ids(conn, orders, batch_size),
+    )
+
+
+async def write_batch(conn: AsyncConnection, plan: BatchWrite) -> None:
+    """Writes a decided batch: holds on the stock rows (conditional: they never oversell), the sale's and buyers'
+    counts, holds, orders, lines, history, outbox events, idempotency results; withdraws the losers' key claims.
+    One statement on PostgreSQL. Raises if a stock row no longer has the units (the transaction then rolls back)."""
+    if not plan.orders and not plan.withdrawn:
+        return
+    if conn.dialect.name == "postgresql":
+        await _write_batch_pg(conn, plan)
+    else:
+        await _write_batch_generic(conn, plan)
+
+
+async def _write_batch_generic(conn: AsyncConnection, plan: BatchWrite) -> None:
+    from unichannel.events import outbox_events
+    from unichannel.idempotency import idempotency_keys, record_rows
+    from unichannel.inventory.repository import reservations, try_reserve
+    from unichannel.orders.repository import order_history, order_lines, orders
+
+    for location_id, units in sorted(plan.units_by_location.items()):
+        if await try_reserve(conn, plan.variant_id, location_id, units, plan.now) is None:
+            raise RuntimeError(f"stock at location {location_id} changed under the sale's lock")
+    if plan.orders:
+        await change_sold(conn, plan.sale_id, sum(plan.units_by_location.values()))
+        await add_purchases(conn, plan.sale_id, plan.units_by_customer)
+    for table, rows in ((reservations, plan.reservations), (orders, plan.orders), (order_lines, plan.lines),
+                        (order_history, plan.history), (outbox_events, plan.events)):
+        await insert_rows(conn, table, rows)
+    await record_rows(conn, plan.recorded)
+    if plan.withdrawn:
+        await conn.execute(idempotency_keys.delete().where(idempotency_keys.c.id.in_(plan.withdrawn)))
+
+
+async def _write_batch_pg(conn: AsyncConnection, plan: BatchWrite) -> None:
+    import orjson
+
+    from unichannel.events import outbox_events
+    from unichannel.inventory.repository import reservations
+    from unichannel.orders.repository import order_history, order_lines, orders
+
+    locations = sorted(plan.units_by_location)
+    customers = sorted(plan.units_by_customer)
+    recorded = plan.recorded
+    parameters: list[Any] = [
+        plan.variant_id, plan.now, locations, [plan.units_by_location[loc] for loc in locations],
+        plan.sale_id, sum(plan.units_by_location.values()), customers,
+        [plan.units_by_customer[c] for c in customers],
+        [r[0] for r in recorded], [r[1] for r in recorded], [r[2] for r in recorded],
+        [orjson.dumps(r[3]).decode() for r in recorded], plan.withdrawn,
+    ]
+    parts = [
+        "st AS (UPDATE stock SET reserved = stock.reserved + u.n, updated_at = $2 "
+        "FROM unnest($3::int8[], $4::int4[]) AS u(loc, n) WHERE stock.variant_id = $1 AND stock.location_id = u.loc "
+        "AND stock.on_hand - stock.reserved - stock.safety_stock >= u.n RETURNING stock.location_id)",
+        "fs AS (UPDATE flash_sales SET sold = sold + $6 WHERE id = $5 AND $6 > 0 RETURNING id)",
+        "pu AS (INSERT INTO flash_sale_purchases (flash_sale_id, customer_id, quantity) "
+        "SELECT $5, c, q FROM unnest($7::int8[], $8::int4[]) AS u(c, q) ON CONFLICT (flash_sale_id, customer_id) "
+        "DO UPDATE SET quantity = flash_sale_purchases.quantity + excluded.quantity RETURNING id)",
+        "ik AS (UPDATE idempotency_keys AS k SET resource = u.resource, status_code = u.status, "
+        "response = u.response::jsonb FROM unnest($9::int8[], $10::text[], $11::int4[], $12::text[]) "
+        "AS u(id, resource, status, response) WHERE k.id = u.id RETURNING k.id)",
+        "dk AS (DELETE FROM idempotency_keys WHERE id = ANY($13::int8[]) RETURNING id)",
+    ]
+    for name, table, rows in (("re", reservations, plan.reservations), ("od", orders, plan.orders),
+                              ("li", order_lines, plan.lines), ("hi", order_history, plan.history),
+                              ("ev", outbox_events, plan.events)):
+        if rows:
+            sql, arrays = pg_unnest_insert(table, rows, None, first_parameter=len(parameters) + 1)
+            parts.append(f"{name} AS ({sql} RETURNING 1)")
+            parameters.extend(arrays)
+    statement = "WITH " + ",\n".join(parts) + "\nSELECT (SELECT count(*) FROM st) AS held"
+    raw = await pg_driver(conn)
+    held = await raw.fetchval(statement, *parameters)
+    if held != len(locations):
+        raise RuntimeError("a stock row of the sale's pool changed under the sale's lock")

@@ -49,7 +49,6 @@ class FlashOrderIn(Strict):
 
 class FlashOrderOut(BaseModel):
     order_id: int
-    checkout_id: int
     flash_sale_id: int
     status: str
     customer_id: int

@@ -7,23 +7,17 @@ history row, outbox event and idempotency result. The caller commits (the unit o
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
-
 from unichannel import idempotency
 from unichannel.catalog import repository as catalog_repository
 from unichannel.errors import InvalidInput, NotFound, NotStarted, SoldOut
-from unichannel.idempotency import idempotency_keys
 from unichannel.inventory import repository as inventory_repository
 from unichannel.inventory.model import ReservationStatus, StockLevel
-from unichannel.inventory.repository import reservations, stock
 from unichannel.money import check_currency
 from unichannel.orders.model import OrderStatus
-from unichannel.orders.repository import checkouts, order_history, order_lines, orders
 from unichannel.promotions import repository
 from unichannel.promotions.model import Ask, FlashSaleTerms, Outcome, allocate_batch, check_open, check_terms
 from unichannel.uow import UnitOfWork
@@ -148,11 +142,15 @@ async def apply_batch(uow: UnitOfWork, sale_id: int, batch: list[FlashRequest]) 
 
     Winners are the earliest requests that fit (see `allocate_batch`). Losers leave no trace (their idempotency
     claims are withdrawn, so a retry is decided afresh). If anything raises, the caller's rollback undoes it all.
+    On PostgreSQL the batch costs four round trips whatever its size: read (locking the sale), claim the keys,
+    write everything in one statement, commit.
     """
-    claims = await _claim_keys(uow, batch)
-    sale = await repository.get_sale(uow.conn, sale_id, lock=True)
-    if sale is None:
+    customers = sorted({request.customer_id for request in batch})
+    state = await repository.read_batch_state(uow.conn, sale_id, customers, len(batch))
+    if state is None:
         raise NotFound("no such flash sale", field="flash_sale_id")
+    sale = state.sale
+    claims = await _claim_keys(uow, batch)
     now = uow.now()
     pending = [i for i in range(len(batch)) if i not in claims.known and i not in claims.same_as]
     results: dict[int, FlashResult] = dict(claims.known)
@@ -163,140 +161,101 @@ async def apply_batch(uow: UnitOfWork, sale_id: int, batch: list[FlashRequest]) 
         answer.sale_exhausted = isinstance(closed, SoldOut)
         results.update({i: answer for i in pending})
         pending = []
-    if pending:
-        results.update(await _decide_and_write(uow, sale, batch, pending, claims, now))
-    losers = [claims.owned[i] for i in claims.owned if results[i].status_code != 201]
-    if losers:
-        await uow.conn.execute(delete(idempotency_keys).where(idempotency_keys.c.id.in_(losers)))
+    winners = _decide(state, batch, pending, results)
+    plan = _plan(uow, state, batch, winners, claims, now, results)
+    plan.withdrawn = [claims.owned[i] for i in claims.owned if results[i].status_code != 201]
+    await repository.write_batch(uow.conn, plan)
+    if plan.events:
+        uow.outbox_written()
     return [results[claims.same_as.get(i, i)] for i in range(len(batch))]
 
 
-async def _decide_and_write(
-    uow: UnitOfWork, sale: dict[str, Any], batch: list[FlashRequest], pending: list[int], claims: _Claims,
-    now: datetime,
-) -> dict[int, FlashResult]:
-    conn = uow.conn
-    pool = await repository.pool_of(conn, sale["id"])
-    customers = sorted({batch[i].customer_id for i in pending})
-    already = await repository.bought(conn, sale["id"], customers)
-    level_query = select(stock.c.location_id, stock.c.on_hand, stock.c.reserved, stock.c.safety_stock).where(
-        stock.c.variant_id == sale["variant_id"], stock.c.location_id.in_(pool)
-    )
-    if conn.dialect.name == "postgresql":
-        level_query = level_query.with_for_update()
-    levels = {r.location_id: StockLevel(r.on_hand, r.reserved, r.safety_stock) for r in await conn.execute(level_query)}
-    available = [(loc, levels[loc].available) for loc in pool if loc in levels]
+def _decide(
+    state: repository.BatchState, batch: list[FlashRequest], pending: list[int], results: dict[int, FlashResult]
+) -> list[tuple[int, int]]:
+    """Runs `allocate_batch` over the pending requests; fills in the losers' answers, returns (index, location)."""
+    sale = state.sale
     decisions = allocate_batch(
         [Ask(batch[i].customer_id, batch[i].quantity, batch[i].location_id if batch[i].channel == "store" else None)
          for i in pending],
-        campaign_left=sale["quantity"] - sale["sold"], available=available, bought=already,
-        per_customer_limit=sale["per_customer_limit"],
+        campaign_left=sale["quantity"] - sale["sold"],
+        available=[(loc, state.levels[loc].available) for loc in state.pool if loc in state.levels],
+        bought=state.bought, per_customer_limit=sale["per_customer_limit"],
     )
-    results: dict[int, FlashResult] = {}
     winners = []
     for index, decision in zip(pending, decisions, strict=True):
         if decision.outcome is Outcome.RESERVED:
             winners.append((index, decision.location_id))
+        elif decision.outcome is Outcome.LIMIT_EXCEEDED:
+            results[index] = LIMIT
         else:
-            if decision.outcome is Outcome.LIMIT_EXCEEDED:
-                results[index] = LIMIT
-            else:
-                results[index] = SHELF_EMPTY if batch[index].channel == "store" else SOLD_OUT
-    if winners:
-        results.update(await _write_winners(uow, sale, batch, winners, claims, now))
-    return results
+            results[index] = SHELF_EMPTY if batch[index].channel == "store" else SOLD_OUT
+    return winners
 
 
-async def _write_winners(
-    uow: UnitOfWork, sale: dict[str, Any], batch: list[FlashRequest], winners: list[tuple[int, int]],
-    claims: _Claims, now: datetime,
-) -> dict[int, FlashResult]:
-    conn = uow.conn
-    variant = await catalog_repository.get_variant(conn, sale["variant_id"])
-    product = await catalog_repository.get_product(conn, variant["product_id"])
-    per_location: Counter[int] = Counter()
-    for index, location_id in winners:
-        per_location[location_id] += batch[index].quantity
-    for location_id, units in sorted(per_location.items()):  # stock rows in location order: a fixed lock order
-        level = await inventory_repository.try_reserve(conn, sale["variant_id"], location_id, units, now)
-        if level is None:  # cannot happen under the locks taken above; refuse loudly rather than oversell
-            raise RuntimeError(f"stock at location {location_id} changed under the batch lock")
-        uow.emit("stock.changed", "stock", f"{sale['variant_id']}@{location_id}", {
-            "merchant_id": sale["merchant_id"], "variant_id": sale["variant_id"], "location_id": location_id,
-            "on_hand": level.on_hand, "reserved": level.reserved, "available": level.available})
-    await repository.change_sold(conn, sale["id"], sum(per_location.values()))
-    bought_now: Counter[int] = Counter()
-    for index, _ in winners:
-        bought_now[batch[index].customer_id] += batch[index].quantity
-    await repository.add_purchases(conn, sale["id"], dict(bought_now))
+def _plan(
+    uow: UnitOfWork, state: repository.BatchState, batch: list[FlashRequest], winners: list[tuple[int, int]],
+    claims: _Claims, now: datetime, results: dict[int, FlashResult],
+) -> repository.BatchWrite:
+    """Every row the winners need, with their ids already allocated, and each winner's answer."""
+    sale = state.sale
+    plan = repository.BatchWrite(sale_id=sale["id"], variant_id=sale["variant_id"], now=now)
+    if not winners:
+        return plan
     expires_at = now + timedelta(minutes=uow.settings.flash_hold_minutes)
-    hold_ids = await _insert_returning(conn, reservations, [
-        {"merchant_id": sale["merchant_id"], "variant_id": sale["variant_id"], "location_id": location_id,
-         "quantity": batch[index].quantity, "status": ReservationStatus.ACTIVE.value, "expires_at": expires_at,
-         "created_at": now, "updated_at": now}
-        for index, location_id in winners
-    ])
-    checkout_ids = await _insert_returning(conn, checkouts, [
-        {"customer_id": batch[index].customer_id, "currency": sale["currency"],
-         "total_minor": sale["price_minor"] * batch[index].quantity, "created_at": now}
-        for index, _ in winners
-    ])
-    order_rows = []
-    for (index, location_id), checkout_id in zip(winners, checkout_ids, strict=True):
+    pay_before = expires_at.isoformat().replace("+00:00", "Z")
+    for index, location_id in winners:
+        request = batch[index]
+        plan.units_by_location[location_id] = plan.units_by_location.get(location_id, 0) + request.quantity
+        plan.units_by_customer[request.customer_id] = (
+            plan.units_by_customer.get(request.customer_id, 0) + request.quantity
+        )
+    placed = []
+    for (index, location_id), hold_id, order_id in zip(winners, state.reservation_ids, state.order_ids, strict=False):
         request = batch[index]
         total = sale["price_minor"] * request.quantity
-        order_rows.append({
-            "checkout_id": checkout_id, "customer_id": request.customer_id, "merchant_id": sale["merchant_id"],
+        plan.reservations.append({
+            "id": hold_id, "merchant_id": sale["merchant_id"], "variant_id": sale["variant_id"],
+            "location_id": location_id, "quantity": request.quantity, "status": ReservationStatus.ACTIVE.value,
+            "expires_at": expires_at, "created_at": now, "updated_at": now})
+        plan.orders.append({
+            "id": order_id, "checkout_id": None, "customer_id": request.customer_id, "merchant_id": sale["merchant_id"],
             "channel": request.channel, "status": OrderStatus.PLACED.value, "currency": sale["currency"],
             "subtotal_minor": total, "delivery_minor": 0, "total_minor": total,
             "delivery_mode": "in_store" if request.channel == "store" else "home_delivery",
             "location_id": request.location_id, "address": None, "placed_by": request.caller_key,
-            "flash_sale_id": sale["id"], "placed_at": now, "updated_at": now,
-        })
-    order_ids = await _insert_returning(conn, orders, order_rows)
-    name = product["name"] if variant["name"] in ("", product["name"]) else f"{product['name']} · {variant['name']}"
-    await conn.execute(order_lines.insert(), [
-        {"order_id": order_id, "merchant_id": sale["merchant_id"], "variant_id": sale["variant_id"],
-         "sku": variant["sku"], "name": name, "quantity": batch[index].quantity,
-         "unit_price_minor": sale["price_minor"], "total_minor": sale["price_minor"] * batch[index].quantity,
-         "location_id": location_id, "reservation_id": hold_id}
-        for (index, location_id), order_id, hold_id in zip(winners, order_ids, hold_ids, strict=True)
-    ])
-    await conn.execute(order_history.insert(), [
-        {"order_id": order_id, "from_status": None, "to_status": OrderStatus.PLACED.value,
-         "actor": batch[index].caller_key, "note": f"flash sale {sale['id']}", "at": now}
-        for (index, _), order_id in zip(winners, order_ids, strict=True)
-    ])
-    results = {}
-    recorded = []
-    for (index, location_id), order_id, checkout_id in zip(winners, order_ids, checkout_ids, strict=True):
-        request = batch[index]
+            "flash_sale_id": sale["id"], "placed_at": now, "updated_at": now})
+        plan.lines.append({
+            "order_id": order_id, "merchant_id": sale["merchant_id"], "variant_id": sale["variant_id"],
+            "sku": state.sku, "name": state.line_name, "quantity": request.quantity,
+            "unit_price_minor": sale["price_minor"], "total_minor": total, "location_id": location_id,
+            "reservation_id": hold_id})
+        plan.history.append({"order_id": order_id, "from_status": None, "to_status": OrderStatus.PLACED.value,
+                             "actor": request.caller_key, "note": f"flash sale {sale['id']}", "at": now})
         body = {
-            "order_id": order_id, "checkout_id": checkout_id, "flash_sale_id": sale["id"], "status": "placed",
-            "customer_id": request.customer_id, "sku": variant["sku"], "quantity": request.quantity,
-            "unit_price_minor": sale["price_minor"], "total_minor": sale["price_minor"] * request.quantity,
-            "currency": sale["currency"], "location_id": location_id, "channel": request.channel,
-            "pay_before": expires_at.isoformat().replace("+00:00", "Z"),
+            "order_id": order_id, "flash_sale_id": sale["id"], "status": "placed", "customer_id": request.customer_id,
+            "sku": state.sku, "quantity": request.quantity, "unit_price_minor": sale["price_minor"],
+            "total_minor": total, "currency": sale["currency"], "location_id": location_id,
+            "channel": request.channel, "pay_before": pay_before,
         }
         results[index] = FlashResult(201, body)
-        uow.emit("order.placed", "order", order_id, {
-            "order_id": order_id, "merchant_id": sale["merchant_id"], "customer_id": request.customer_id,
-            "channel": request.channel, "total_minor": body["total_minor"], "currency": sale["currency"],
-            "location_id": request.location_id, "flash_sale_id": sale["id"],
-            "lines": [{"variant_id": sale["variant_id"], "quantity": request.quantity}]})
+        placed.append({"order_id": order_id, "customer_id": request.customer_id, "channel": request.channel,
+                       "location_id": request.location_id or location_id, "quantity": request.quantity,
+                       "total_minor": total})
         if index in claims.owned:
-            recorded.append({"b_id": claims.owned[index], "b_resource": f"checkout:{checkout_id}", "b_status": 201,
-                             "b_response": body})
-    if recorded:
-        await conn.execute(
-            update(idempotency_keys).where(idempotency_keys.c.id == bindparam("b_id")).values(
-                resource=bindparam("b_resource"), status_code=bindparam("b_status"), response=bindparam("b_response")),
-            recorded,
-        )
-    return results
-
-
-async def _insert_returning(conn, table, rows: list[dict[str, Any]]) -> list[int]:  # noqa: ANN001
-    """Bulk INSERT returning the new ids in the order of `rows` (one round trip for the whole list)."""
-    statement = table.insert().returning(table.c.id, sort_by_parameter_order=True)
-    return list((await conn.execute(statement, rows)).scalars())
+            plan.recorded.append((claims.owned[index], f"order:{order_id}", 201, body))
+    for location_id, units in sorted(plan.units_by_location.items()):
+        level = state.levels[location_id]
+        after = StockLevel(level.on_hand, level.reserved + units, level.safety_stock)
+        after.check()
+        plan.events.append({"topic": "stock.changed", "aggregate_type": "stock",
+                            "aggregate_id": f"{sale['variant_id']}@{location_id}", "created_at": now, "payload": {
+                                "merchant_id": sale["merchant_id"], "variant_id": sale["variant_id"],
+                                "location_id": location_id, "on_hand": after.on_hand, "reserved": after.reserved,
+                                "available": after.available}})
+    # One event for the whole batch (not one per order): the same facts in one outbox row instead of hundreds.
+    plan.events.append({"topic": "flash_sale.orders_placed", "aggregate_type": "flash_sale",
+                        "aggregate_id": str(sale["id"]), "created_at": now, "payload": {
+                            "flash_sale_id": sale["id"], "merchant_id": sale["merchant_id"],
+                            "variant_id": sale["variant_id"], "currency": sale["currency"], "orders": placed}})
+    return plan

@@ -65,6 +65,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.add_column(sa.Column('flash_sale_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True))
+        batch_op.alter_column('checkout_id', existing_type=sa.BigInteger().with_variant(sa.Integer(), 'sqlite'),
+                              nullable=True)
         batch_op.create_index(batch_op.f('ix_orders_flash_sale_id'), ['flash_sale_id'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_orders_flash_sale_id_flash_sales'), 'flash_sales', ['flash_sale_id'], ['id'])
 
@@ -72,6 +74,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.alter_column('checkout_id', existing_type=sa.BigInteger().with_variant(sa.Integer(), 'sqlite'),
+                              nullable=False)
         batch_op.drop_constraint(batch_op.f('fk_orders_flash_sale_id_flash_sales'), type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_orders_flash_sale_id'))
         batch_op.drop_column('flash_sale_id')
