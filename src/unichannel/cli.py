@@ -30,6 +30,18 @@ def _factory(settings: Settings):  # noqa: ANN202
     return UnitOfWorkFactory(create_engine(settings), SystemClock(), settings)
 
 
+async def _location_id(uow, code: str | None) -> int | None:  # noqa: ANN001
+    """The id of the location with this code (None for no code); a bad code is a usage error."""
+    from unichannel.inventory import repository as inventory_repository
+
+    if not code:
+        return None
+    row = await inventory_repository.get_location_by_code(uow.conn, code)
+    if row is None:
+        raise typer.BadParameter(f"no location {code!r}")
+    return row["id"]
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply the migrations (the same ones on SQLite and PostgreSQL)."""
@@ -122,7 +134,6 @@ def import_file(
     """Import a WooCommerce or Shopify product CSV; each product all or nothing; re-importing updates."""
     from unichannel.catalog import service as catalog
     from unichannel.catalog.imports import parse_shopify, parse_woocommerce
-    from unichannel.inventory import repository as inventory_repository
 
     parsers = {"woocommerce": parse_woocommerce, "shopify": parse_shopify}
     if source not in parsers:
@@ -134,12 +145,7 @@ def import_file(
         try:
             async with factory() as uow:
                 merchant_row = await catalog.merchant_by_slug(uow, merchant)
-                location_id = None
-                if location:
-                    row = await inventory_repository.get_location_by_code(uow.conn, location)
-                    if row is None:
-                        raise typer.BadParameter(f"no location {location!r}")
-                    location_id = row["id"]
+                location_id = await _location_id(uow, location)
                 parsed = parsers[source](file.read_text("utf-8-sig"), merchant_row["currency"])
                 return await catalog.import_parsed(uow, merchant_row["id"], parsed, stock_location_id=location_id)
         finally:
@@ -200,7 +206,6 @@ def token_create(
     from unichannel.catalog import service as catalog
     from unichannel.customers import service as customers
     from unichannel.errors import DomainError, parse_choice
-    from unichannel.inventory import repository as inventory_repository
 
     factory = _factory(get_settings())
 
@@ -208,12 +213,7 @@ def token_create(
         try:
             async with factory() as uow:
                 merchant_id = (await catalog.merchant_by_slug(uow, merchant))["id"] if merchant else None
-                location_id = None
-                if location:
-                    row = await inventory_repository.get_location_by_code(uow.conn, location)
-                    if row is None:
-                        raise typer.BadParameter(f"no location {location!r}")
-                    location_id = row["id"]
+                location_id = await _location_id(uow, location)
                 customer_id = (await customers.lookup(uow, phone=phone))["id"] if phone else None
                 issued = await issue_token(
                     uow, parse_choice(Role, role, "role"), name=name, customer_id=customer_id,

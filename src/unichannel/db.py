@@ -94,6 +94,14 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def upsert_insert(conn: Any, table: Any) -> Any:
+    """`INSERT` for `table` in the connection's dialect, which offers ON CONFLICT (PostgreSQL and SQLite alike)."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
+
+
 def sqlite_file_exists(settings: Settings) -> bool:
     path = settings.sqlite_path()
     return path is not None and Path(path).exists()

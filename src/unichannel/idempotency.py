@@ -14,10 +14,8 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Column, Integer, String, Table, UniqueConstraint, bindparam, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from unichannel.db import Id, Json, UTCDateTime, metadata, pg_driver
+from unichannel.db import Id, Json, UTCDateTime, metadata, pg_driver, upsert_insert
 from unichannel.errors import IdempotencyKeyReused, InvalidInput
 from unichannel.uow import UnitOfWork
 
@@ -58,9 +56,8 @@ async def claim(uow: UnitOfWork, caller: str, key: str, fingerprint: str) -> int
     """Claims the key for this request (returns the claim id) or returns the earlier result to replay."""
     check_key(key)
     conn = uow.conn
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     statement = (
-        insert(idempotency_keys)
+        upsert_insert(conn, idempotency_keys)
         .values(caller=caller, key=key, request_hash=fingerprint, created_at=uow.now())
         .on_conflict_do_nothing(index_elements=["caller", "key"])
         .returning(idempotency_keys.c.id)
@@ -102,9 +99,8 @@ async def claim_many(uow: UnitOfWork, rows: list[dict[str, Any]]) -> dict[tuple[
             [r["created_at"] for r in rows],
         )
         return {(row["caller"], row["key"]): row["id"] for row in claimed}
-    insert = sqlite_insert
     statement = (
-        insert(idempotency_keys)
+        upsert_insert(conn, idempotency_keys)
         .values(rows)
         .on_conflict_do_nothing(index_elements=["caller", "key"])
         .returning(idempotency_keys.c.caller, idempotency_keys.c.key, idempotency_keys.c.id)
@@ -112,13 +108,8 @@ async def claim_many(uow: UnitOfWork, rows: list[dict[str, Any]]) -> dict[tuple[
     return {(row.caller, row.key): row.id for row in await conn.execute(statement)}
 
 
-async def record_many(uow: UnitOfWork, results: list[tuple[int, str, int, Any]]) -> None:
-    """Stores many results, each (claim id, resource, status, response), in one statement."""
-    await record_rows(uow.conn, results)
-
-
 async def record_rows(conn: Any, results: list[tuple[int, str, int, Any]]) -> None:
-    """`record_many` on a bare connection."""
+    """Stores many results, each (claim id, resource, status, response), in one statement."""
     if not results:
         return
     if conn.dialect.name == "postgresql":

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from unichannel.api_types import StrictModel
 from unichannel.catalog.model import Channel, MerchantKind
 
 Slug = Field(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length=1, max_length=80)
@@ -13,11 +14,7 @@ Currency = Field(pattern=r"^[A-Za-z]{3}$")
 MAX_MINOR = 10**12  # a price above ten billion in major units is a typo, not a product
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class MerchantIn(Strict):
+class MerchantIn(StrictModel):
     slug: str = Slug
     name: str = Field(min_length=1, max_length=200)
     kind: MerchantKind
@@ -41,7 +38,7 @@ class CategoryOut(BaseModel):
     parent_id: int | None
 
 
-class PriceIn(Strict):
+class PriceIn(StrictModel):
     channel: Channel = Channel.ONLINE
     currency: str = Currency
     amount_minor: int = Field(ge=0, le=MAX_MINOR, strict=True)
@@ -56,7 +53,7 @@ class PriceOut(BaseModel):
     display: str
 
 
-class VariantIn(Strict):
+class VariantIn(StrictModel):
     sku: str = Field(min_length=1, max_length=64)
     name: str = Field(default="", max_length=200)
     options: dict[str, str] = Field(default_factory=dict, max_length=10)
@@ -65,7 +62,7 @@ class VariantIn(Strict):
     prices: list[PriceIn] = Field(default_factory=list, max_length=20)
 
 
-class ProductIn(Strict):
+class ProductIn(StrictModel):
     merchant: str | None = Field(default=None, description="merchant slug; staff tokens default to their merchant")
     handle: str | None = Field(default=None, max_length=200, description="the product's key; defaults to a slug")
     name: str = Field(min_length=1, max_length=200)
@@ -120,7 +117,7 @@ class ProductPage(BaseModel):
     offset: int
 
 
-class PriceSet(Strict):
+class PriceSet(StrictModel):
     channel: Channel = Channel.ONLINE
     currency: str = Currency
     amount_minor: int | None = Field(ge=0, le=MAX_MINOR, strict=True, description="null removes the price")

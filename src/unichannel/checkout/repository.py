@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import CheckConstraint, Column, ForeignKey, Integer, String, Table, UniqueConstraint, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from unichannel.catalog.repository import products, variants
 from unichannel.checkout.model import CartItem
-from unichannel.db import Id, UTCDateTime, metadata
+from unichannel.db import Id, UTCDateTime, metadata, upsert_insert
 
 carts = Table(
     "carts",
@@ -43,9 +41,8 @@ async def get_or_create_cart(conn: AsyncConnection, customer_id: int, currency: 
     row = (await conn.execute(query)).mappings().first()
     if row is not None:
         return dict(row)
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     await conn.execute(
-        insert(carts)
+        upsert_insert(conn, carts)
         .values(customer_id=customer_id, currency=currency, updated_at=now)
         .on_conflict_do_nothing(index_elements=["customer_id"])
     )

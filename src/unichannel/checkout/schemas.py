@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from unichannel.api_types import MAX_ID
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+from unichannel.api_types import MAX_ID, StrictModel
 
 
-class AddLineIn(Strict):
+class AddLineIn(StrictModel):
     sku: str | None = Field(default=None, min_length=1, max_length=64)
     merchant: str | None = Field(default=None, max_length=80, description="merchant slug, when several use the SKU")
     code: str | None = Field(default=None, min_length=1, max_length=512, description="a scanned QR payload or barcode")
@@ -25,11 +21,11 @@ class AddLineIn(Strict):
         return self
 
 
-class SetQuantityIn(Strict):
+class SetQuantityIn(StrictModel):
     quantity: int = Field(ge=0, le=10**6, strict=True, description="0 removes the line")
 
 
-class SetCurrencyIn(Strict):
+class SetCurrencyIn(StrictModel):
     currency: str = Field(pattern=r"^[A-Za-z]{3}$")
 
 

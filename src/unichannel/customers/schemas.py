@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from unichannel.api_types import StrictModel
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class RegisterIn(Strict):
+class RegisterIn(StrictModel):
     phone: str | None = Field(default=None, max_length=32)
     email: str | None = Field(default=None, max_length=254)
     name: str = Field(default="", max_length=120)
@@ -19,7 +17,7 @@ class RegisterIn(Strict):
     locale: str = Field(default="zh_CN", pattern=r"^[a-z]{2}(_[A-Z]{2})?$")
 
 
-class SignInIn(Strict):
+class SignInIn(StrictModel):
     identifier: str = Field(min_length=1, max_length=254, description="phone or email")
     password: str = Field(min_length=1, max_length=256)
 

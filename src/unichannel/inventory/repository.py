@@ -24,11 +24,9 @@ from sqlalchemy import (
     and_,
     select,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from unichannel.db import Id, Json, UTCDateTime, metadata
+from unichannel.db import Id, Json, UTCDateTime, metadata, upsert_insert
 from unichannel.inventory.model import MAX_ON_HAND, ReservationStatus, StockLevel
 
 locations = Table(
@@ -109,10 +107,6 @@ reservations = Table(
 )
 
 
-def _insert(conn: AsyncConnection):  # noqa: ANN202 - the dialect's INSERT with ON CONFLICT support
-    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-
-
 # --- locations ---------------------------------------------------------------------------------------------------
 
 
@@ -149,7 +143,7 @@ async def ensure_stock_row(
 ) -> None:
     """Creates the (SKU, location) stock row at zero if it does not exist; safe under concurrency."""
     statement = (
-        _insert(conn)(stock)
+        upsert_insert(conn, stock)
         .values(merchant_id=merchant_id, variant_id=variant_id, location_id=location_id, updated_at=now)
         .on_conflict_do_nothing(index_elements=["variant_id", "location_id"])
     )

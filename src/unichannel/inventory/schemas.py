@@ -5,19 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from unichannel.api_types import MAX_ID
+from unichannel.api_types import MAX_ID, StrictModel
 from unichannel.inventory.model import LocationKind
 
 MAX_UNITS = 10_000_000
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class LocationIn(Strict):
+class LocationIn(StrictModel):
     code: str = Field(pattern=r"^[A-Z0-9][A-Z0-9\-]{1,39}$")
     name: str = Field(min_length=1, max_length=200)
     kind: LocationKind
@@ -53,21 +49,21 @@ class StockLevelOut(BaseModel):
     available: int
 
 
-class ReceiveIn(Strict):
+class ReceiveIn(StrictModel):
     variant_id: int = Field(ge=1, le=MAX_ID, strict=True)
     location_id: int = Field(ge=1, le=MAX_ID, strict=True)
     quantity: int = Field(ge=1, le=MAX_UNITS, strict=True)
     reference: str | None = Field(default=None, max_length=80)
 
 
-class AdjustIn(Strict):
+class AdjustIn(StrictModel):
     variant_id: int = Field(ge=1, le=MAX_ID, strict=True)
     location_id: int = Field(ge=1, le=MAX_ID, strict=True)
     delta: int = Field(ge=-MAX_UNITS, le=MAX_UNITS, strict=True)
     reason: str = Field(min_length=1, max_length=200)
 
 
-class TransferIn(Strict):
+class TransferIn(StrictModel):
     variant_id: int = Field(ge=1, le=MAX_ID, strict=True)
     from_location_id: int = Field(ge=1, le=MAX_ID, strict=True)
     to_location_id: int = Field(ge=1, le=MAX_ID, strict=True)
@@ -79,7 +75,7 @@ class TransferOut(BaseModel):
     destination: StockLevelOut
 
 
-class SafetyStockIn(Strict):
+class SafetyStockIn(StrictModel):
     variant_id: int = Field(ge=1, le=MAX_ID, strict=True)
     location_id: int = Field(ge=1, le=MAX_ID, strict=True)
     safety_stock: int = Field(ge=0, le=MAX_UNITS, strict=True)

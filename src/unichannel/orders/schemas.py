@@ -5,17 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from unichannel.api_types import MAX_ID
+from unichannel.api_types import MAX_ID, StrictModel
 from unichannel.orders.model import DeliveryMode, OrderStatus
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class AddressIn(Strict):
+class AddressIn(StrictModel):
     name: str = Field(min_length=1, max_length=120)
     phone: str = Field(min_length=5, max_length=32)
     line1: str = Field(min_length=1, max_length=300)
@@ -27,27 +23,27 @@ class AddressIn(Strict):
     longitude: float | None = Field(default=None, ge=-180, le=180)
 
 
-class DeliveryIn(Strict):
+class DeliveryIn(StrictModel):
     mode: DeliveryMode
     location_id: int | None = Field(default=None, ge=1, le=MAX_ID, strict=True, description="pickup store or station; the till's store")
     address: AddressIn | None = None
 
 
-class PlaceOrderIn(Strict):
+class PlaceOrderIn(StrictModel):
     delivery: DeliveryIn
 
 
-class PayIn(Strict):
+class PayIn(StrictModel):
     method: str = Field(default="card", pattern=r"^(card|cash|wallet)$")
     token: str | None = Field(default=None, max_length=200, description="card token from the gateway's client side")
 
 
-class TransitionIn(Strict):
+class TransitionIn(StrictModel):
     to: OrderStatus
     note: str = Field(default="", max_length=200)
 
 
-class CancelIn(Strict):
+class CancelIn(StrictModel):
     reason: str = Field(default="", max_length=200)
 
 

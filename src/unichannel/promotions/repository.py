@@ -16,10 +16,18 @@ from sqlalchemy import (
     UniqueConstraint,
     select,
 )
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from unichannel.db import Id, UTCDateTime, allocate_ids, insert_rows, metadata, pg_driver, pg_unnest_insert
+from unichannel.db import (
+    Id,
+    UTCDateTime,
+    allocate_ids,
+    insert_rows,
+    metadata,
+    pg_driver,
+    pg_unnest_insert,
+    upsert_insert,
+)
 from unichannel.inventory.model import StockLevel
 
 flash_sales = Table(
@@ -122,8 +130,7 @@ async def add_purchases(conn: AsyncConnection, sale_id: int, quantities: dict[in
             sale_id, customers, [quantities[c] for c in customers],
         )
         return
-    insert = sqlite_insert
-    statement = insert(flash_sale_purchases).values(
+    statement = upsert_insert(conn, flash_sale_purchases).values(
         [{"flash_sale_id": sale_id, "customer_id": c, "quantity": q} for c, q in sorted(quantities.items())]
     )
     statement = statement.on_conflict_do_update(

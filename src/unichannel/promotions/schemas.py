@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
-from unichannel.api_types import MAX_ID
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+from unichannel.api_types import MAX_ID, StrictModel
 
 
-class FlashSaleIn(Strict):
+class FlashSaleIn(StrictModel):
     merchant: str | None = Field(default=None, max_length=80, description="merchant slug (operators name one)")
     variant_id: int = Field(ge=1, le=MAX_ID, strict=True)
     locations: list[str] = Field(min_length=1, max_length=50, description="codes of the pool's locations, preferred first")
@@ -43,7 +39,7 @@ class FlashSaleOut(BaseModel):
     location_ids: list[int]
 
 
-class FlashOrderIn(Strict):
+class FlashOrderIn(StrictModel):
     quantity: int = Field(default=1, ge=1, le=10_000, strict=True)
 
 
