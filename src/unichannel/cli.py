@@ -16,9 +16,11 @@ app = typer.Typer(help="unichannel: one channel, one cart, one inventory.", no_a
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks (they start their own servers on 127.0.0.1).", no_args_is_help=True)
+simulate_app = typer.Typer(help="Simulations (they start their own servers on 127.0.0.1).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 app.add_typer(bench_app, name="bench")
+app.add_typer(simulate_app, name="simulate")
 console = Console()
 
 
@@ -270,6 +272,26 @@ def bench_flash_sale(
         json_file.write_text(json.dumps(report, indent=2) + "\n")
         console.print(f"wrote {json_file}")
     if report["oversold"] or report["lost"]:
+        raise typer.Exit(1)
+
+
+@simulate_app.command("singles-day")
+def simulate_singles_day(
+    skus: Annotated[int, typer.Option(min=1, max=5, help="hot SKUs on sale")] = 3,
+    units: Annotated[int, typer.Option(min=10, max=100_000, help="units of each SKU")] = 300,
+    shoppers: Annotated[int, typer.Option(min=1, max=20_000)] = 600,
+    workers: Annotated[int, typer.Option(min=1, max=16, help="server processes (PostgreSQL only)")] = 2,
+    max_seconds: Annotated[float, typer.Option(min=1, max=600, help="stop after this long in any case")] = 60,
+    concurrency: Annotated[int, typer.Option(min=1, max=2000, help="requests in flight at once")] = 200,
+    postgres: Annotated[str | None, typer.Option(help="admin DSN of a PostgreSQL server; default: SQLite")] = None,
+) -> None:
+    """Singles' Day: shoppers and store tills race for hot SKUs from a precise opening; exits 1 if anything is
+    oversold or `unichannel check` finds a violation."""
+    from unichannel.bench.singles_day import run
+
+    result = run(postgres=postgres, skus=skus, units=units, shoppers=shoppers, workers=workers,
+                 max_seconds=max_seconds, concurrency=concurrency, console=console)
+    if result["oversold"] or result["violations"]:
         raise typer.Exit(1)
 
 

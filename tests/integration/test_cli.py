@@ -110,3 +110,14 @@ def test_db_upgrade_brings_postgresql_to_the_latest_schema_twice_without_harm(po
     second = unichannel(postgres_only_url, "db", "upgrade")
     assert first.returncode == second.returncode == 0
     assert "database at head" in second.stdout
+
+
+def test_singles_day_simulation_sells_every_unit_and_oversells_nothing(tmp_path):
+    result = unichannel(f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}", "simulate", "singles-day", "--skus", "2",
+                        "--units", "30", "--shoppers", "60", "--max-seconds", "60")
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = {m.group(1): (m.group(2), m.group(3), m.group(4))
+            for m in re.finditer(r"│ (SD-\w+)\s+│ (\d+)\s+│ (\d+)\s+│ (\d+)\s+│", result.stdout)}
+    assert rows == {"SD-KETTLE": ("30", "30", "30"), "SD-EARBUDS": ("30", "30", "30")}
+    assert "oversold = 0; unichannel check: clean" in result.stdout
+    assert "not_started" in result.stdout  # shoppers arrived before the opening and were told so
