@@ -13,6 +13,9 @@ from contextlib import contextmanager
 import httpx
 
 
+last_pid: int | None = None  # the server process most recently started (tests that signal its workers read it)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -31,6 +34,8 @@ def running_server(database_url: str, *, workers: int = 2, extra_env: dict[str, 
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
+    global last_pid
+    last_pid = process.pid
     try:
         deadline = time.monotonic() + startup_seconds
         while True:
