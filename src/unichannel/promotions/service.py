@@ -88,6 +88,8 @@ def _error(status: int, code: str, message: str, field: str | None = None) -> Fl
 
 SOLD_OUT = FlashResult(409, {"code": "sold_out", "message": "every unit of this sale is taken",
                               "field": "flash_sale_id"}, sale_exhausted=True)
+KEY_REUSED = _error(409, "idempotency_key_reused", "this Idempotency-Key was used for a different request",
+                    "Idempotency-Key")
 SHELF_EMPTY = _error(409, "sold_out", "this store has no unit of the sale left on its shelf", "flash_sale_id")
 LIMIT = _error(409, "limit_exceeded", "you already have as many units of this sale as one customer may buy", "quantity")
 
@@ -113,8 +115,7 @@ async def _claim_keys(uow: UnitOfWork, batch: list[FlashRequest]) -> _Claims:
             if earlier.fingerprint == request.fingerprint:
                 claims.same_as[index] = first[key]
             else:
-                claims.known[index] = _error(409, "idempotency_key_reused",
-                                             "this Idempotency-Key was used for a different request", "Idempotency-Key")
+                claims.known[index] = KEY_REUSED
             continue
         first[key] = index
     if not first:
@@ -130,8 +131,7 @@ async def _claim_keys(uow: UnitOfWork, batch: list[FlashRequest]) -> _Claims:
             continue
         earlier = await idempotency.earlier(uow, *key)
         if earlier["request_hash"] != batch[index].fingerprint:
-            claims.known[index] = _error(409, "idempotency_key_reused",
-                                         "this Idempotency-Key was used for a different request", "Idempotency-Key")
+            claims.known[index] = KEY_REUSED
         else:
             claims.known[index] = FlashResult(earlier["status_code"], earlier["response"])
     return claims
