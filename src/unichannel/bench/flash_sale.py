@@ -134,17 +134,22 @@ async def _seed(url: str, shoppers: int, sold_out_units: int, tokens_file: Path)
                 member = await customers.register(uow, phone=f"+86137{n:08d}", email=None, name=f"shopper {n}",
                                                   password=None)
                 member_ids.append(member["id"])
-        gate = asyncio.Semaphore(4)
-
-        async def token_for(customer_id: int) -> str:
-            async with gate, factory() as uow:
-                return (await issue_token(uow, Role.SHOPPER, name="bench", customer_id=customer_id)).token
-
-        tokens = await asyncio.gather(*(token_for(c) for c in member_ids))
+        tokens = await issue_tokens(factory, "bench", [(Role.SHOPPER, {"customer_id": c}) for c in member_ids])
         tokens_file.write_text("\n".join(tokens) + "\n")
         return Seeded(sales, variants, warehouse, tokens_file)
     finally:
         await factory.engine.dispose()
+
+
+async def issue_tokens(factory: UnitOfWorkFactory, name: str, wanted: list[tuple[Role, dict[str, int]]]) -> list[str]:
+    """One token per (role, binding), four argon2 hashes at a time (the hashing runs in threads)."""
+    gate = asyncio.Semaphore(4)
+
+    async def one(role: Role, binding: dict[str, int]) -> str:
+        async with gate, factory() as uow:
+            return (await issue_token(uow, role, name=name, **binding)).token
+
+    return list(await asyncio.gather(*(one(role, binding) for role, binding in wanted)))
 
 
 class Server:

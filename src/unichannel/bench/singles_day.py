@@ -27,8 +27,7 @@ from sqlalchemy import func, select
 
 from unichannel import migrate
 from unichannel.access.model import Role
-from unichannel.access.service import issue_token
-from unichannel.bench.flash_sale import Server, _admin
+from unichannel.bench.flash_sale import Server, _admin, issue_tokens
 from unichannel.catalog import repository as catalog_repository
 from unichannel.catalog import service as catalog
 from unichannel.catalog.model import Channel, PriceDraft, ProductDraft, VariantDraft
@@ -95,15 +94,10 @@ async def _seed(url: str, skus: int, units: int, shoppers: int) -> World:
                 member = await customers.register(uow, phone=f"+86136{n:08d}", email=None, name=f"shopper {n}",
                                                   password=None)
                 member_ids.append(member["id"])
-        gate = asyncio.Semaphore(4)
-
-        async def token(role: Role, **binding: int) -> str:
-            async with gate, factory() as uow:
-                return (await issue_token(uow, role, name="singles-day", **binding)).token
-
-        shopper_tokens = await asyncio.gather(*(token(Role.SHOPPER, customer_id=m) for m in member_ids))
-        clerk_tokens = await asyncio.gather(*(token(Role.CLERK, location_id=p) for p in places[1:]))
-        return World(sales, quantities, list(shopper_tokens), list(clerk_tokens), member_ids, opens_at)
+        shopper_tokens = await issue_tokens(factory, "singles-day",
+                                            [(Role.SHOPPER, {"customer_id": m}) for m in member_ids])
+        clerk_tokens = await issue_tokens(factory, "singles-day", [(Role.CLERK, {"location_id": p}) for p in places[1:]])
+        return World(sales, quantities, shopper_tokens, clerk_tokens, member_ids, opens_at)
     finally:
         await factory.engine.dispose()
 
