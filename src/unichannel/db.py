@@ -69,6 +69,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
         pool_pre_ping=True,
+        connect_args={"timeout": settings.database_connect_timeout_seconds,
+                      "command_timeout": settings.database_statement_timeout_seconds},
     )
 
 

@@ -17,6 +17,13 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; SQLite (aiosqlite) by default, PostgreSQL with postgresql+asyncpg://...",
     )
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_connect_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="PostgreSQL: give up opening a connection after this long."
+    )
+    database_statement_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="PostgreSQL: give up on a statement after this long, so no request or "
+        "flash-sale batch waits forever on a connection whose server went away.",
+    )
     public_base_url: str = Field(
         default="http://127.0.0.1:8000", description="Base of the scan-to-cart URLs encoded in QR codes."
     )

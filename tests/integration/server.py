@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,10 +29,12 @@ def running_server(database_url: str, *, workers: int = 2, extra_env: dict[str, 
     """Starts `uvicorn unichannel.asgi:app` with `workers` processes and yields its base URL."""
     port = free_port()
     env = {**os.environ, "UNICHANNEL_DATABASE_URL": database_url, **(extra_env or {})}
+    # The server's output goes to a file, never to a pipe nobody reads: a full pipe would block a worker mid-request.
+    log = tempfile.TemporaryFile()
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "unichannel.asgi:app", "--host", "127.0.0.1", "--port", str(port),
          "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     global last_pid
@@ -45,7 +48,8 @@ def running_server(database_url: str, *, workers: int = 2, extra_env: dict[str, 
             except httpx.HTTPError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read().decode() if process.stdout else ""
+                log.seek(0)
+                output = log.read().decode(errors="replace")
                 raise RuntimeError(f"server did not start:\n{output[-3000:]}")
             time.sleep(0.2)
         yield base
@@ -56,3 +60,4 @@ def running_server(database_url: str, *, workers: int = 2, extra_env: dict[str, 
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        log.close()
