@@ -22,6 +22,8 @@ from unichannel.events import EventBus, OutboxRelay
 from unichannel.inventory.api import router as inventory_router
 from unichannel.orders import service as orders_service
 from unichannel.orders.api import router as orders_router
+from unichannel.payments import service as payments_service
+from unichannel.payments.api import router as payments_router
 from unichannel.payments.gateway import PaymentGateway, SimulatedGateway
 from unichannel.promotions.api import SaleCache, fast_flash_order
 from unichannel.promotions.api import router as promotions_router
@@ -34,14 +36,20 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 
 
-async def sweep_forever(uow_factory: UnitOfWorkFactory, interval_seconds: float) -> None:
-    """Gives back the stock of unpaid orders whose hold lapsed, every few seconds."""
+async def sweep_forever(uow_factory: UnitOfWorkFactory, gateway: PaymentGateway, interval_seconds: float) -> None:
+    """Every few seconds: gives back the stock of unpaid orders whose hold lapsed, confirms receipt of orders
+    delivered long enough ago (releasing escrow), and has the gateway pay back refunds left unpaid by a crash."""
     while True:
         try:
             async with uow_factory() as uow:
                 cancelled = await orders_service.cancel_lapsed_orders(uow)
             if cancelled:
                 log.info("cancelled %d unpaid orders whose stock hold lapsed", len(cancelled))
+            async with uow_factory() as uow:
+                confirmed = await orders_service.confirm_delivered_orders(uow)
+            if confirmed:
+                log.info("confirmed receipt of %d delivered orders automatically", len(confirmed))
+            await payments_service.pay_back_processing_refunds(uow_factory, gateway)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -81,7 +89,7 @@ def create_app(
         tasks = []
         if run_background_tasks:
             relay.start()
-            tasks.append(asyncio.create_task(sweep_forever(uow_factory, settings.sweep_interval_seconds)))
+            tasks.append(asyncio.create_task(sweep_forever(uow_factory, app.state.gateway, settings.sweep_interval_seconds)))
         try:
             yield
         finally:
@@ -103,7 +111,8 @@ def create_app(
         dependencies=[Depends(refuse_nul_characters)],
     )
     install_error_handlers(app)
-    for router in (catalog_router, inventory_router, customers_router, cart_router, orders_router, promotions_router):
+    for router in (catalog_router, inventory_router, customers_router, cart_router, orders_router, payments_router,
+                   promotions_router):
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
 
     # The flash-sale hot path is a plain route ahead of every other, so an 11.11 request is matched first and pays

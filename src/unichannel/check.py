@@ -3,6 +3,10 @@
 1. 0 <= reserved <= on_hand for every stock row (and reserved equals the sum of the live holds at that row).
 2. Units are conserved: the movements of each SKU at each location add up to its on_hand.
 3. Every live order line holds exactly one live reservation, of its SKU, location and quantity.
+4. The ledger balances: every entry moves a positive amount between two different accounts of its own currency,
+   every transfer has entries, all balances sum to zero per currency, escrow holds exactly what was paid and not
+   yet released or refunded, and each payment's ledger trail matches it (one capture; refunds add up).
+6. No payment is refunded beyond what was captured.
 5. Every stored idempotent result names exactly one thing it created (a checkout or an order) that exists and that
    its stored response names, and no two keys claim the same thing.
 """
@@ -17,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from unichannel.idempotency import idempotency_keys
 from unichannel.inventory.repository import reservations, stock, stock_movements
 from unichannel.orders.repository import checkouts, order_lines, orders
+from unichannel.payments.repository import ledger_accounts, ledger_entries, ledger_transfers, payments, refunds
 
 LIVE_ORDER = ("placed", "paid", "allocated")
 LIVE_HOLD = ("active", "allocated")
@@ -132,6 +137,7 @@ async def _idempotency(conn: AsyncConnection, report: Report) -> None:
     existing = {
         "checkout": set((await conn.execute(select(checkouts.c.id))).scalars()),
         "order": set((await conn.execute(select(orders.c.id))).scalars()),
+        "refund": set((await conn.execute(select(refunds.c.id))).scalars()),
     }
     for row in rows:
         resource = row["resource"]
@@ -139,10 +145,95 @@ async def _idempotency(conn: AsyncConnection, report: Report) -> None:
             report.violations.append(Violation(5, f"{resource} is the result of two keys ({seen[resource]}, {row['id']})"))
         seen[resource] = row["id"]
         kind, _, ident = resource.partition(":")
-        response_id = (row["response"] or {}).get(f"{kind}_id")
+        response = row["response"] or {}
+        response_id = response.get(f"{kind}_id", response.get("id"))
         if kind not in existing or not ident.isdigit() or int(ident) not in existing[kind] or response_id != int(ident):
             report.violations.append(Violation(5, f"key {row['id']} replays {resource}, which does not match"))
     report.counts["idempotent results"] = len(seen)
+
+
+async def _ledger(conn: AsyncConnection, report: Report) -> None:
+    debit, credit = ledger_accounts.alias("debit"), ledger_accounts.alias("credit")
+    malformed = (
+        select(ledger_entries.c.id)
+        .join(debit, debit.c.id == ledger_entries.c.debit_account_id)
+        .join(credit, credit.c.id == ledger_entries.c.credit_account_id)
+        .where((ledger_entries.c.amount_minor <= 0) | (debit.c.id == credit.c.id)
+               | (debit.c.currency != ledger_entries.c.currency) | (credit.c.currency != ledger_entries.c.currency))
+        .limit(SHOWN_PER_RULE)
+    )
+    for entry_id in (await conn.execute(malformed)).scalars():
+        report.violations.append(Violation(4, f"ledger entry {entry_id} is not a positive same-currency move"))
+    empty = select(ledger_transfers.c.id).where(
+        ~select(ledger_entries.c.id).where(ledger_entries.c.transfer_id == ledger_transfers.c.id).exists()
+    ).limit(SHOWN_PER_RULE)
+    for transfer_id in (await conn.execute(empty)).scalars():
+        report.violations.append(Violation(4, f"ledger transfer {transfer_id} has no entries"))
+    balance = await _balances(conn)
+    by_currency: dict[str, int] = {}
+    for (kind, _owner, currency), amount in balance.items():
+        by_currency[currency] = by_currency.get(currency, 0) + amount
+    for currency, total in sorted(by_currency.items()):
+        if total != 0:
+            report.violations.append(Violation(4, f"{currency} balances sum to {total}, not 0"))
+    held: dict[str, int] = {}
+    for row in (await conn.execute(select(payments).where(payments.c.status == "captured"))).mappings():
+        if row["refunded_minor"] > row["captured_minor"] or row["refunded_minor"] < 0:
+            report.violations.append(Violation(6, f"payment {row['id']} refunded {row['refunded_minor']} of "
+                                                  f"{row['captured_minor']} captured"))
+        if row["released_at"] is None:
+            held[row["currency"]] = held.get(row["currency"], 0) + row["captured_minor"] - row["refunded_minor"]
+    escrow = {currency: amount for (kind, _owner, currency), amount in balance.items() if kind == "escrow"}
+    for currency in sorted(set(held) | set(escrow)):
+        if held.get(currency, 0) != escrow.get(currency, 0):
+            report.violations.append(Violation(4, f"escrow holds {escrow.get(currency, 0)} {currency} but paid and "
+                                                  f"unreleased orders add up to {held.get(currency, 0)}"))
+    await _payment_trails(conn, report)
+    report.counts["ledger entries"] = (await conn.execute(select(func.count()).select_from(ledger_entries))).scalar_one()
+    report.counts["captured payments"] = (
+        await conn.execute(select(func.count()).select_from(payments).where(payments.c.status == "captured"))
+    ).scalar_one()
+
+
+async def _balances(conn: AsyncConnection) -> dict[tuple[str, int, str], int]:
+    """(kind, owner, currency) -> credits minus debits, over every entry."""
+    totals: dict[int, int] = {}
+    moved = select(ledger_entries.c.debit_account_id, ledger_entries.c.credit_account_id,
+                   func.sum(ledger_entries.c.amount_minor)).group_by(ledger_entries.c.debit_account_id,
+                                                                     ledger_entries.c.credit_account_id)
+    for debit_id, credit_id, amount in await conn.execute(moved):
+        totals[debit_id] = totals.get(debit_id, 0) - int(amount)
+        totals[credit_id] = totals.get(credit_id, 0) + int(amount)
+    accounts = await conn.execute(select(ledger_accounts.c.id, ledger_accounts.c.kind, ledger_accounts.c.owner_id,
+                                         ledger_accounts.c.currency))
+    return {(kind, owner, currency): totals.get(account_id, 0) for account_id, kind, owner, currency in accounts}
+
+
+async def _payment_trails(conn: AsyncConnection, report: Report) -> None:
+    """Each captured payment: exactly one capture transfer of its amount; refund transfers add up to its refunds."""
+    escrow_moves = (
+        select(ledger_transfers.c.order_id, ledger_transfers.c.kind, func.count(func.distinct(ledger_transfers.c.id)),
+               func.sum(ledger_entries.c.amount_minor))
+        .join(ledger_entries, ledger_entries.c.transfer_id == ledger_transfers.c.id)
+        .join(ledger_accounts, ledger_accounts.c.id.in_([ledger_entries.c.credit_account_id,
+                                                         ledger_entries.c.debit_account_id]))
+        .where(ledger_accounts.c.kind == "shopper_funding", ledger_transfers.c.order_id.is_not(None))
+        .group_by(ledger_transfers.c.order_id, ledger_transfers.c.kind)
+    )
+    trail: dict[tuple[int, str], tuple[int, int]] = {
+        (order_id, kind): (int(count), int(amount)) for order_id, kind, count, amount in await conn.execute(escrow_moves)
+    }
+    captured = select(payments.c.order_id, payments.c.captured_minor, payments.c.refunded_minor).where(
+        payments.c.status == "captured")
+    for order_id, captured_minor, refunded_minor in await conn.execute(captured):
+        count, amount = trail.get((order_id, "capture"), (0, 0))
+        if count != 1 or amount != captured_minor:
+            report.violations.append(Violation(6, f"order {order_id}: {count} capture transfers moving {amount}, "
+                                                  f"for one capture of {captured_minor}"))
+        _, refunded = trail.get((order_id, "refund"), (0, 0))
+        if refunded != refunded_minor:
+            report.violations.append(Violation(4, f"order {order_id}: refunds moved {refunded} to the shopper, the "
+                                                  f"payment counts {refunded_minor}"))
 
 
 async def run_checks(engine: AsyncEngine) -> Report:
@@ -152,7 +243,7 @@ async def run_checks(engine: AsyncEngine) -> Report:
         if conn.dialect.name == "postgresql":
             # One snapshot for every rule, so a live shop's concurrent orders cannot look like drift.
             await conn.execution_options(isolation_level="REPEATABLE READ")
-        for rule in (_stock_bounds, _conservation, _live_lines, _idempotency):
+        for rule in (_stock_bounds, _conservation, _live_lines, _ledger, _idempotency):
             await rule(conn, report)
         await conn.rollback()
     return report

@@ -118,6 +118,18 @@ class PaymentDeclined(DomainError):
     code = "payment_declined"
 
 
+class RefundExceedsCaptured(Conflict):
+    """A refund larger than what was captured and not yet refunded (design invariant 6)."""
+
+    code = "refund_exceeds_captured"
+
+
+class AlreadyCaptured(Conflict):
+    """The order's payment was captured already: money is taken once."""
+
+    code = "already_captured"
+
+
 class ServiceUnavailable(DomainError):
     status_code = 503
     code = "service_unavailable"
@@ -151,6 +163,8 @@ ALL_ERRORS: tuple[type[DomainError], ...] = (
     PriceUnavailable,
     CurrencyMismatch,
     PaymentDeclined,
+    RefundExceedsCaptured,
+    AlreadyCaptured,
     ServiceUnavailable,
     BatchFailed,
 )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from babel.numbers import get_currency_precision, is_currency
+from babel import Locale, UnknownLocaleError
+from babel.numbers import format_currency, get_currency_precision, is_currency
 
 from unichannel.errors import CurrencyMismatch, InvalidInput
 
@@ -16,6 +17,14 @@ def check_currency(code: str, *, field: str = "currency") -> str:
     if len(upper) != 3 or not is_currency(upper):
         raise InvalidInput(f"{code!r} is not an ISO 4217 currency code", field=field)
     return upper
+
+
+def check_locale(name: str, *, field: str = "locale") -> str:
+    """A locale babel knows ('zh_CN', 'en', 'en-US'), normalised to its identifier, or InvalidInput."""
+    try:
+        return str(Locale.parse(name.replace("-", "_")))
+    except (UnknownLocaleError, ValueError, TypeError):
+        raise InvalidInput(f"{name!r} is not a known locale (try zh_CN or en)", field=field) from None
 
 
 def minor_digits(currency: str) -> int:
@@ -66,6 +75,11 @@ class Money:
     @classmethod
     def zero(cls, currency: str) -> Money:
         return cls(0, currency)
+
+    def localized(self, locale: str) -> str:
+        """The amount as a shopper of `locale` reads it ('¥18.50' in zh_CN, 'CN¥18.50' in en_US)."""
+        digits = minor_digits(self.currency)
+        return format_currency(Decimal(self.amount_minor).scaleb(-digits), self.currency, locale=locale)
 
     def display(self) -> str:
         """A plain decimal rendering ('CNY 18.50'); locale formatting belongs to the presentation layer."""

@@ -44,6 +44,17 @@ class Settings(BaseSettings):
     bench_endpoints: bool = Field(default=False, description="Serve the benchmark's trivial endpoint.")
     max_line_quantity: int = Field(default=999, ge=1, description="Largest quantity of one SKU in a cart or order line.")
     max_stock_quantity: int = Field(default=10_000_000, ge=1, description="Largest single stock movement.")
+    auto_confirm_days: int = Field(
+        default=10, ge=1, le=90,
+        description="Days after delivery when receipt is confirmed for a shopper who did not (escrow is released).",
+    )
+    platform_fee_basis_points: dict[str, int] = Field(
+        default={"brand": 500, "overseas_brand": 600, "farm_cooperative": 100, "store_operator": 300},
+        description="The platform's commission per merchant kind, in basis points of the released amount.",
+    )
+    settlement_timezone: str = Field(
+        default="Asia/Shanghai", description="A settlement day runs from midnight to midnight in this time zone."
+    )
     token_cache_seconds: float = Field(
         default=60.0, ge=0, description="How long a verified API token is remembered in-process (argon2 is slow)."
     )
@@ -52,6 +63,27 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_currency(cls, value: str) -> str:
         return value.upper()
+
+    @field_validator("platform_fee_basis_points")
+    @classmethod
+    def _fees_cover_every_kind(cls, value: dict[str, int]) -> dict[str, int]:
+        kinds = {"brand", "overseas_brand", "farm_cooperative", "store_operator"}
+        if set(value) != kinds:
+            raise ValueError(f"give a fee for exactly these merchant kinds: {', '.join(sorted(kinds))}")
+        if any(not 0 <= bp <= 10_000 for bp in value.values()):
+            raise ValueError("a fee is between 0 and 10,000 basis points")
+        return value
+
+    @field_validator("settlement_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone") from None
+        return value
 
     @property
     def is_sqlite(self) -> bool:

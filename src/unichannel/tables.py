@@ -8,6 +8,7 @@ from unichannel.customers import repository as _customers  # noqa: F401
 from unichannel.db import metadata
 from unichannel.inventory import repository as _inventory  # noqa: F401
 from unichannel.orders import repository as _orders  # noqa: F401
+from unichannel.payments import repository as _payments  # noqa: F401
 from unichannel.promotions import repository as _promotions  # noqa: F401
 
 __all__ = ["metadata"]

@@ -15,6 +15,7 @@ from unichannel.errors import InvalidInput
 from unichannel.money import Money
 from unichannel.orders import repository, service
 from unichannel.orders.model import Address, DeliveryChoice, DeliveryMode, OrderStatus
+from unichannel.payments import service as payments_service
 from unichannel.orders.schemas import CancelIn, CheckoutOut, OrderOut, PayIn, PlaceOrderIn, TransitionIn
 from unichannel.uow import UnitOfWork
 from unichannel.web import Caller, ErrorOut, IdempotencyKey, new_uow
@@ -160,6 +161,8 @@ async def cancel(request: Request, caller: Caller, order_id: IdPath, body: Cance
 
 
 async def _refund_if_cancelled_after_payment(request: Request, view: OrderOut) -> None:
-    """A paid order that was cancelled gets its money back, after the cancellation committed."""
+    """A paid order that was cancelled gets its money back: the ledger booked the refund with the cancellation;
+    the gateway pays it back now that it has committed (the sweeper retries if this call fails)."""
     if view.status is OrderStatus.CANCELLED and view.payment_reference is not None:
-        await request.app.state.gateway.refund(view.payment_reference, view.total_minor, view.currency)
+        state = request.app.state
+        await payments_service.pay_back_processing_refunds(state.uow_factory, state.gateway)

@@ -12,12 +12,14 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    func,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from unichannel.db import Id, Json, UTCDateTime, metadata
 from unichannel.inventory.repository import reservations
+from unichannel.payments.repository import refunds
 
 checkouts = Table(
     "checkouts",
@@ -183,6 +185,25 @@ async def placed_orders_with_lapsed_holds(conn: AsyncConnection, now: Any, limit
         .join(reservations, reservations.c.id == order_lines.c.reservation_id)
         .where(orders.c.status == "placed", lapsed)
         .group_by(orders.c.id)
+        .order_by(orders.c.id)
+        .limit(limit)
+    )
+    return list((await conn.execute(query)).scalars())
+
+
+async def delivered_orders_due(conn: AsyncConnection, delivered_before: Any, limit: int) -> list[int]:
+    """Delivered orders whose delivery was recorded before `delivered_before`, with no refund request open."""
+    delivered_at = (
+        select(order_history.c.order_id, func.max(order_history.c.at).label("at"))
+        .where(order_history.c.to_status == "delivered")
+        .group_by(order_history.c.order_id)
+        .subquery("delivered_at")
+    )
+    open_request = select(refunds.c.id).where(refunds.c.order_id == orders.c.id, refunds.c.status == "requested")
+    query = (
+        select(orders.c.id)
+        .join(delivered_at, delivered_at.c.order_id == orders.c.id)
+        .where(orders.c.status == "delivered", delivered_at.c.at <= delivered_before, ~open_request.exists())
         .order_by(orders.c.id)
         .limit(limit)
     )

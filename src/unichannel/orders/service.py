@@ -13,7 +13,7 @@ from unichannel.access.model import Principal, Role
 from unichannel.catalog.model import Channel
 from unichannel.checkout import repository as cart_repository
 from unichannel.checkout import service as cart_service
-from unichannel.errors import Conflict, EmptyCart, IllegalTransition, NotFound
+from unichannel.errors import Conflict, EmptyCart, Forbidden, IllegalTransition, NotFound
 from unichannel.inventory import repository as inventory_repository
 from unichannel.inventory import service as inventory
 from unichannel.orders import repository
@@ -27,6 +27,8 @@ from unichannel.orders.model import (
     check_transition,
     source_candidates,
 )
+from unichannel.payments import repository as payments_repository
+from unichannel.payments import service as payments
 from unichannel.payments.gateway import PaymentGateway
 from unichannel.promotions import repository as promotions_repository
 from unichannel.uow import UnitOfWork, UnitOfWorkFactory
@@ -169,10 +171,7 @@ async def move(
 ) -> dict[str, Any]:
     """Moves an order one legal step, with its stock effects: allocate holds, ship consumes, cancel releases."""
     order = await visible_order(uow, principal, order_id)
-    if target is not OrderStatus.CANCELLED:
-        principal.require(Role.MERCHANT, Role.OPERATOR, Role.CLERK)
-    elif principal.role is Role.SHOPPER and order["status"] not in (OrderStatus.PLACED, OrderStatus.PAID):
-        raise IllegalTransition("a shopper can cancel only before the order is allocated; ask the merchant", field="status")
+    _check_may_move(principal, order, target)
     current = OrderStatus(order["status"])
     check_transition(current, target)
     values: dict[str, Any] = {"status": target.value, "updated_at": uow.now()}
@@ -190,6 +189,9 @@ async def move(
             await inventory.release(uow, line["reservation_id"])
     if target is OrderStatus.CANCELLED:
         await _return_flash_units(uow, order, lines)
+        await _refund_everything_left(uow, order, principal.key, note or "order cancelled")
+    elif target is OrderStatus.COMPLETED:
+        await payments.release(uow, order, uow.settings.platform_fee_basis_points)
     await _record(uow, order_id, current, target, principal.key, note)
     uow.emit(
         f"order.{target.value}",
@@ -198,6 +200,51 @@ async def move(
         {"order_id": order_id, "merchant_id": order["merchant_id"], "from": current.value, "to": target.value},
     )
     return await visible_order(uow, principal, order_id)
+
+
+def _check_may_move(principal: Principal, order: dict[str, Any], target: OrderStatus) -> None:
+    """Who may make which move. Confirming receipt releases escrow to the merchant, so the merchant never does it:
+    the shopper does (or an operator, or the clerk who hands a till sale over); the sweeper does after N days."""
+    if target is OrderStatus.CANCELLED:
+        if principal.role is Role.SHOPPER and order["status"] not in (OrderStatus.PLACED, OrderStatus.PAID):
+            raise IllegalTransition("a shopper can cancel only before the order is allocated; ask the merchant",
+                                    field="status")
+        return
+    if target is OrderStatus.COMPLETED:
+        if principal.role is Role.CLERK and order["delivery_mode"] != DeliveryMode.IN_STORE.value:
+            raise Forbidden("a clerk confirms receipt only of a till sale handed over in the store", field="to")
+        principal.require(Role.SHOPPER, Role.OPERATOR, Role.CLERK)
+        return
+    principal.require(Role.MERCHANT, Role.OPERATOR, Role.CLERK)
+
+
+async def _refund_everything_left(uow: UnitOfWork, order: dict[str, Any], actor: str, reason: str) -> None:
+    """A cancelled paid order gives back all its money still captured and not refunded (paid back after commit)."""
+    payment = await payments_repository.captured_payment(uow.conn, order["id"])
+    if payment is not None and payment["captured_minor"] > payment["refunded_minor"]:
+        await payments.refund(uow, order, payment["captured_minor"] - payment["refunded_minor"],
+                              reason=reason[:200], actor=actor)
+
+
+async def confirm_delivered_orders(uow: UnitOfWork, limit: int = 200) -> list[int]:
+    """Confirms receipt of orders delivered `auto_confirm_days` ago for which no refund is being asked, releasing
+    their escrow; an open refund request pauses the clock until it is decided."""
+    due_before = uow.now() - timedelta(days=uow.settings.auto_confirm_days)
+    confirmed = []
+    for order_id in await repository.delivered_orders_due(uow.conn, due_before, limit):
+        order = await repository.get_order(uow.conn, order_id)
+        values = {"status": OrderStatus.COMPLETED.value, "updated_at": uow.now()}
+        if not await repository.update_order(uow.conn, order_id, OrderStatus.DELIVERED.value, values):
+            continue
+        await payments.release(uow, order, uow.settings.platform_fee_basis_points)
+        await _record(uow, order_id, OrderStatus.DELIVERED, OrderStatus.COMPLETED, "system:auto-confirm",
+                      f"no confirmation {uow.settings.auto_confirm_days} days after delivery")
+        uow.emit("order.completed", "order", order_id, {
+            "order_id": order_id, "merchant_id": order["merchant_id"], "from": "delivered", "to": "completed",
+            "automatic": True,
+        })
+        confirmed.append(order_id)
+    return confirmed
 
 
 async def pay(
@@ -228,6 +275,8 @@ async def pay(
             values = {"status": OrderStatus.PAID.value, "payment_reference": capture.payment_reference, "updated_at": now}
             if not await repository.update_order(uow.conn, order_id, OrderStatus.PLACED.value, values):
                 raise Conflict("the order changed meanwhile; reload it", field="order_id")
+            await payments.record_capture(uow, order, gateway=getattr(gateway, "name", "gateway"),
+                                          gateway_reference=capture.payment_reference, method=method)
             await _record(uow, order_id, OrderStatus.PLACED, OrderStatus.PAID, principal.key, method)
             uow.emit(
                 "order.paid",
@@ -244,7 +293,8 @@ async def pay(
             )
             return await visible_order(uow, principal, order_id)
     except BaseException:  # whatever stopped the order being marked paid, the money goes back
-        await gateway.refund(capture.payment_reference, capture.amount_minor, capture.currency)
+        await gateway.refund(capture.payment_reference, capture.amount_minor, capture.currency,
+                             idempotency_key=f"unbooked:{capture.payment_reference}")
         raise
 
 

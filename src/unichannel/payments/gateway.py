@@ -1,4 +1,4 @@
-"""Payment gateways. Until the ledger lands, paying an order is one call to a gateway that captures or declines.
+"""Payment gateways: the network side of paying. The ledger (payments.model) records what the gateway did.
 
 `SimulatedGateway` is built in for the demo and tests: it captures everything except the test card tokens that are
 documented to decline, and it is deterministic (the same reference gives the same payment id).
@@ -26,13 +26,18 @@ class PaymentGateway(Protocol):
     async def capture(self, reference: str, amount_minor: int, currency: str, method: str, token: str | None) -> Capture:
         ...
 
-    async def refund(self, payment_reference: str, amount_minor: int, currency: str) -> None: ...
+    async def refund(self, payment_reference: str, amount_minor: int, currency: str, *, idempotency_key: str) -> None:
+        """Pays money back; the same `idempotency_key` twice pays once."""
+        ...
 
 
 class SimulatedGateway:
+    name = "simulated"
+
     def __init__(self) -> None:
         self.captures: list[Capture] = []
         self.refunds: list[tuple[str, int, str]] = []
+        self._refund_keys: set[str] = set()
 
     async def capture(self, reference: str, amount_minor: int, currency: str, method: str, token: str | None) -> Capture:
         if token in DECLINING_TOKENS:
@@ -42,5 +47,8 @@ class SimulatedGateway:
         self.captures.append(capture)
         return capture
 
-    async def refund(self, payment_reference: str, amount_minor: int, currency: str) -> None:
+    async def refund(self, payment_reference: str, amount_minor: int, currency: str, *, idempotency_key: str) -> None:
+        if idempotency_key in self._refund_keys:
+            return
+        self._refund_keys.add(idempotency_key)
         self.refunds.append((payment_reference, amount_minor, currency))

@@ -1,0 +1,217 @@
+"""Payment, refund, ledger and settlement HTTP routes under /api/v1."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from unichannel import idempotency
+from unichannel.access.model import Principal, Role
+from unichannel.api_types import IdPath, OptionalIdQuery
+from unichannel.errors import Forbidden, NotFound, parse_choice
+from unichannel.money import Money, check_locale
+from unichannel.orders import service as orders_service
+from unichannel.payments import repository, service
+from unichannel.payments.model import AccountKind, PaymentState
+from unichannel.payments.schemas import (
+    AccountOut,
+    AmountOut,
+    EntryOut,
+    PaymentOut,
+    RefundIn,
+    RefundOut,
+    SettlementOut,
+    TransferOut,
+)
+from unichannel.uow import UnitOfWork
+from unichannel.web import Caller, IdempotencyKey, new_uow
+
+router = APIRouter(tags=["payments"])
+
+LocaleQuery = Annotated[str, Query(max_length=20, description="how amounts are displayed: zh_CN, en, en_US, ja...")]
+CUSTOMER_ACCOUNTS = (AccountKind.SHOPPER_FUNDING, AccountKind.INSTALMENT_RECEIVABLE)
+MERCHANT_ACCOUNTS = (AccountKind.MERCHANT_PAYABLE, AccountKind.MERCHANT_SETTLED)
+
+
+def refund_view(row: dict[str, Any], locale: str) -> RefundOut:
+    return RefundOut(**row, amount=AmountOut.of(row["amount_minor"], row["currency"], locale))
+
+
+async def payment_view(uow: UnitOfWork, order_id: int, locale: str) -> PaymentOut:
+    payment = await repository.captured_payment(uow.conn, order_id)
+    if payment is None:
+        raise NotFound("this order has no captured payment", field="order_id")
+    state: PaymentState = service.payment_state(payment)
+    currency, merchant_currency = payment["currency"], payment["merchant_currency"]
+    transfers = await repository.transfers_of_order(uow.conn, order_id)
+    entries = await repository.entries_of(uow.conn, [t["id"] for t in transfers])
+    return PaymentOut(
+        **{k: payment[k] for k in ("order_id", "status", "method", "gateway", "gateway_reference", "released_at",
+                                   "fx_rate", "fx_rate_date")},
+        captured=AmountOut.of(state.captured_minor, currency, locale),
+        refunded=AmountOut.of(state.refunded_minor, currency, locale),
+        held_in_escrow=AmountOut.of(state.held_minor, currency, locale),
+        released=AmountOut.of(state.merchant_gross_minor, merchant_currency, locale) if merchant_currency else None,
+        fee=AmountOut.of(state.fee_minor, merchant_currency, locale) if merchant_currency else None,
+        refunds=[refund_view(r, locale) for r in await repository.refunds_of_order(uow.conn, order_id)],
+        transfers=[
+            TransferOut(**{k: t[k] for k in ("id", "kind", "reference", "fx_rate", "fx_rate_date", "created_at")},
+                        entries=[EntryOut(debit=f"{e['debit_kind']}:{e['debit_owner_id']}",
+                                          credit=f"{e['credit_kind']}:{e['credit_owner_id']}",
+                                          amount=AmountOut.of(e["amount_minor"], e["currency"], locale))
+                                 for e in entries if e["transfer_id"] == t["id"]])
+            for t in transfers
+        ],
+    )
+
+
+@router.get("/orders/{order_id}/payment", response_model=PaymentOut)
+async def get_payment(request: Request, caller: Caller, order_id: IdPath, locale: LocaleQuery = "zh_CN") -> PaymentOut:
+    """The order's payment: captured, refunded, held in escrow or released (with the fee and the rate used), its
+    refunds, and every ledger transfer it made with their entries."""
+    locale = check_locale(locale)
+    async with new_uow(request, read_only=True) as uow:
+        await orders_service.visible_order(uow, caller, order_id)
+        return await payment_view(uow, order_id, locale)
+
+
+@router.post("/orders/{order_id}/refunds", response_model=RefundOut, status_code=201)
+async def create_refund(
+    request: Request, caller: Caller, order_id: IdPath, body: RefundIn, idempotency_key: IdempotencyKey = None,
+    locale: LocaleQuery = "zh_CN",
+) -> Any:
+    """A shopper asks for money back (the merchant decides; automatic confirmation of receipt waits meanwhile); the
+    merchant or an operator refunds at once. Partial refunds are fine; never more than captured and not refunded.
+    Send an `Idempotency-Key`: a retry returns the same refund, never a second one."""
+    locale = check_locale(locale)
+    async with new_uow(request) as uow:
+        order = await orders_service.visible_order(uow, caller, order_id)
+        claim = None
+        if idempotency_key is not None:
+            fingerprint = idempotency.request_hash("POST", f"/orders/{order_id}/refunds", body.model_dump(mode="json"))
+            claim = await idempotency.claim(uow, caller.key, idempotency_key, fingerprint)
+            if isinstance(claim, idempotency.Replay):
+                return JSONResponse(claim.response, status_code=claim.status_code, headers={"Idempotent-Replay": "true"})
+        if caller.role is Role.SHOPPER:
+            refund_id = await service.request_refund(uow, caller, order, body.amount_minor, body.reason)
+        else:
+            caller.require(Role.MERCHANT, Role.OPERATOR)
+            refund_id = await service.refund(uow, order, body.amount_minor, reason=body.reason, actor=caller.key)
+        view = refund_view(await repository.get_refund(uow.conn, refund_id), locale)
+        if claim is not None:
+            await idempotency.record(uow, claim, f"refund:{refund_id}", 201, view.model_dump(mode="json"))
+    await _pay_back(request)
+    return view
+
+
+async def _decide(request: Request, caller: Principal, order_id: int, refund_id: int, approve: bool,
+                  locale: str) -> RefundOut:
+    locale = check_locale(locale)
+    async with new_uow(request) as uow:
+        order = await orders_service.visible_order(uow, caller, order_id)
+        await service.decide_refund(uow, caller, order, refund_id, approve=approve)
+        view = refund_view(await repository.get_refund(uow.conn, refund_id), locale)
+    await _pay_back(request)
+    return view
+
+
+@router.post("/orders/{order_id}/refunds/{refund_id}/approve", response_model=RefundOut)
+async def approve_refund(request: Request, caller: Caller, order_id: IdPath, refund_id: IdPath,
+                         locale: LocaleQuery = "zh_CN") -> RefundOut:
+    """The merchant (or an operator) approves a requested refund: the money moves and the gateway pays it back."""
+    return await _decide(request, caller, order_id, refund_id, True, locale)
+
+
+@router.post("/orders/{order_id}/refunds/{refund_id}/reject", response_model=RefundOut)
+async def reject_refund(request: Request, caller: Caller, order_id: IdPath, refund_id: IdPath,
+                        locale: LocaleQuery = "zh_CN") -> RefundOut:
+    """The merchant (or an operator) turns a refund request down; automatic confirmation resumes."""
+    return await _decide(request, caller, order_id, refund_id, False, locale)
+
+
+async def _pay_back(request: Request) -> None:
+    state = request.app.state
+    await service.pay_back_processing_refunds(state.uow_factory, state.gateway)
+
+
+@router.get("/ledger/accounts", response_model=list[AccountOut])
+async def list_accounts(
+    request: Request, caller: Caller, kind: str | None = Query(default=None, max_length=32),
+    owner_id: OptionalIdQuery = None, locale: LocaleQuery = "zh_CN",
+) -> list[AccountOut]:
+    """Ledger accounts with balances derived from their entries (credits minus debits). An operator sees all; a
+    merchant its payable and settled accounts; a shopper their own funding and instalment accounts."""
+    locale = check_locale(locale)
+    wanted = parse_choice(AccountKind, kind, "kind") if kind is not None else None
+    allowed: tuple[AccountKind, ...] | None = None
+    if caller.role is Role.MERCHANT:
+        allowed, owner_id = MERCHANT_ACCOUNTS, caller.merchant_id
+    elif caller.role is Role.SHOPPER:
+        allowed, owner_id = CUSTOMER_ACCOUNTS, caller.customer_id
+    elif caller.role is not Role.OPERATOR:
+        raise Forbidden("a clerk has no ledger accounts", field="role")
+    async with new_uow(request, read_only=True) as uow:
+        rows = await repository.balances(uow.conn, kind=wanted, owner_id=owner_id)
+    if allowed is not None:
+        rows = [r for r in rows if AccountKind(r["kind"]) in allowed]
+    return [AccountOut(**{k: r[k] for k in ("id", "kind", "owner_type", "owner_id")},
+                       balance=AmountOut.of(r["balance_minor"], r["currency"], locale)) for r in rows]
+
+
+def settlement_view(row: dict[str, Any], locale: str) -> SettlementOut:
+    currency = row["currency"]
+    return SettlementOut(
+        merchant_id=row["merchant_id"], business_date=row["business_date"], cutoff_at=row["cutoff_at"],
+        **{name: AmountOut.of(row[f"{name}_minor"], currency, locale)
+           for name in ("carried_over", "released", "fee", "refunded", "payout")},
+    )
+
+
+@router.post("/settlements/{business_date}", response_model=list[SettlementOut])
+async def run_settlement(request: Request, caller: Caller, business_date: date, locale: LocaleQuery = "zh_CN"
+                         ) -> list[SettlementOut]:
+    """Settles a finished day (operators): each merchant's payable accrued by midnight goes to settled. Running it
+    again for the same day changes nothing and returns the same payout lines."""
+    caller.require(Role.OPERATOR)
+    locale = check_locale(locale)
+    async with new_uow(request) as uow:
+        rows = await service.settle(uow, business_date)
+    return [settlement_view(r, locale) for r in rows]
+
+
+PAYOUT_COLUMNS = ("business_date", "merchant_id", "currency", "carried_over", "released", "fee", "refunded", "payout")
+
+
+def payout_csv(rows: list[dict[str, Any]]) -> str:
+    """The payout report: one line per merchant and currency, amounts in major units with the currency's digits."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(PAYOUT_COLUMNS)
+    for row in rows:
+        amounts = [Money(row[f"{n}_minor"], row["currency"]).display().split(" ", 1)[1] for n in PAYOUT_COLUMNS[3:]]
+        writer.writerow([row["business_date"].isoformat(), row["merchant_id"], row["currency"], *amounts])
+    return out.getvalue()
+
+
+@router.get("/settlements/{business_date}", response_model=list[SettlementOut],
+            responses={200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"}})
+async def payout_report(
+    request: Request, caller: Caller, business_date: date,
+    output: str = Query(default="json", alias="format", pattern="^(json|csv)$"),
+    locale: LocaleQuery = "zh_CN",
+) -> Any:
+    """The payout report of a settled day: every merchant's (operators) or the caller's own (merchants)."""
+    caller.require(Role.OPERATOR, Role.MERCHANT)
+    locale = check_locale(locale)
+    merchant_id = caller.merchant_id if caller.role is Role.MERCHANT else None
+    async with new_uow(request, read_only=True) as uow:
+        rows = await repository.settlements_on(uow.conn, business_date, merchant_id)
+    if output == "csv":
+        return Response(payout_csv(rows), media_type="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="payouts-{business_date}.csv"'})
+    return [settlement_view(r, locale) for r in rows]

@@ -1,0 +1,243 @@
+"""Payment use cases: capture into escrow, release on receipt, refunds, the daily settlement.
+
+Every function runs inside the caller's unit of work, so an order's move and its money move commit together or not
+at all; the gateway (network) is only ever called outside a transaction, by the functions that say so.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from unichannel.access.model import Principal, Role
+from unichannel.catalog import repository as catalog_repository
+from unichannel.errors import AlreadyCaptured, Conflict, IllegalTransition, InvalidInput, NotFound, RefundExceedsCaptured
+from unichannel.payments import model, rates, repository
+from unichannel.payments.gateway import PaymentGateway
+from unichannel.payments.model import AccountKind, Conversion, PaymentState, TransferKind
+from unichannel.uow import UnitOfWork, UnitOfWorkFactory
+
+# Order states from which a shopper may ask for money back (a refund before shipping is a cancellation).
+REFUNDABLE_STATUSES = ("paid", "allocated", "shipped", "delivered", "completed", "cancelled")
+
+
+def payment_state(payment: dict[str, Any]) -> PaymentState:
+    conversion = None
+    if payment["fx_rate"] is not None:
+        conversion = Conversion(payment["currency"], payment["merchant_currency"],
+                                repository.decimal_or_none(payment["fx_rate"]), payment["fx_rate_date"])
+    return PaymentState(
+        order_id=payment["order_id"], customer_id=payment["customer_id"], merchant_id=payment["merchant_id"],
+        currency=payment["currency"], captured_minor=payment["captured_minor"],
+        refunded_minor=payment["refunded_minor"], released_minor=payment["released_minor"],
+        refunded_after_release_minor=payment["refunded_after_release_minor"],
+        merchant_currency=payment["merchant_currency"], merchant_gross_minor=payment["merchant_gross_minor"],
+        fee_minor=payment["fee_minor"], conversion=conversion,
+    )
+
+
+async def record_capture(
+    uow: UnitOfWork, order: dict[str, Any], *, gateway: str, gateway_reference: str, method: str
+) -> int:
+    """Books a captured payment: the payment row and shopper -> escrow. A second capture of one order is refused
+    (the database's unique index on captured payments per order holds it even between racing processes)."""
+    if await repository.captured_payment(uow.conn, order["id"]) is not None:
+        raise AlreadyCaptured("this order's payment was captured already", field="order_id")
+    now = uow.now()
+    payment_id = await repository.insert_payment(uow.conn, {
+        "order_id": order["id"], "customer_id": order["customer_id"], "merchant_id": order["merchant_id"],
+        "gateway": gateway, "gateway_reference": gateway_reference, "method": method, "status": "captured",
+        "currency": order["currency"], "captured_minor": order["total_minor"], "refunded_minor": 0,
+        "released_minor": 0, "refunded_after_release_minor": 0, "merchant_gross_minor": 0, "fee_minor": 0,
+        "created_at": now, "updated_at": now,
+    })
+    transfer = model.capture(order["id"], order["customer_id"], order["total_minor"], order["currency"])
+    await repository.post(uow.conn, transfer, f"capture:payment:{payment_id}", now)
+    uow.emit("payment.captured", "payment", payment_id, {
+        "payment_id": payment_id, "order_id": order["id"], "merchant_id": order["merchant_id"],
+        "amount_minor": order["total_minor"], "currency": order["currency"],
+    })
+    return payment_id
+
+
+async def release(uow: UnitOfWork, order: dict[str, Any], settings_fees: dict[str, int]) -> int | None:
+    """Receipt confirmed: what escrow holds for the order goes to the merchant minus the platform fee, converted to
+    the merchant's currency at the day's ECB reference rate. Returns the transfer id, or None if nothing was held."""
+    payment = await repository.captured_payment(uow.conn, order["id"], for_update=True)
+    if payment is None or payment["released_at"] is not None:
+        return None
+    state = payment_state(payment)
+    merchant = await catalog_repository.get_merchant(uow.conn, order["merchant_id"])
+    now = uow.now()
+    conversion = None
+    if merchant["currency"] != state.currency:
+        conversion = rates.conversion(state.currency, merchant["currency"], now.date())
+    values: dict[str, Any] = {"released_at": now, "updated_at": now, "merchant_currency": merchant["currency"]}
+    transfer_id = None
+    if state.held_minor > 0:
+        done = model.release(order["id"], order["merchant_id"], state.held_minor, state.currency,
+                             settings_fees[merchant["kind"]], conversion)
+        transfer_id = await repository.post(uow.conn, done.transfer, f"release:payment:{payment['id']}", now)
+        values |= {"released_minor": done.released_minor, "merchant_gross_minor": done.merchant_gross_minor,
+                   "fee_minor": done.fee_minor}
+        if conversion is not None:
+            values |= {"fx_rate": str(conversion.rate), "fx_rate_date": conversion.rate_date}
+    if not await repository.mark_released(uow.conn, payment["id"], values):
+        raise Conflict("the payment was released meanwhile", field="order_id")
+    uow.emit("payment.released", "payment", payment["id"], {
+        "payment_id": payment["id"], "order_id": order["id"], "merchant_id": order["merchant_id"],
+        "released_minor": values.get("released_minor", 0), "fee_minor": values.get("fee_minor", 0),
+        "merchant_currency": merchant["currency"],
+    })
+    return transfer_id
+
+
+async def refund(
+    uow: UnitOfWork, order: dict[str, Any], amount_minor: int, *, reason: str, actor: str, refund_id: int | None = None
+) -> int:
+    """Posts a refund in the ledger (out of escrow before release, out of the merchant's payable after) and leaves it
+    `processing` for the gateway to pay back after commit. Never more than what was captured and not yet refunded,
+    even when two refunds race. Returns the refund's id."""
+    payment = await repository.captured_payment(uow.conn, order["id"], for_update=True)
+    if payment is None:
+        raise RefundExceedsCaptured("nothing was captured for this order", field="amount_minor")
+    state = payment_state(payment)
+    transfer = model.refund(state, amount_minor)
+    now = uow.now()
+    if not await repository.add_refunded(uow.conn, payment["id"], amount_minor, state.is_released, now):
+        raise Conflict("the payment changed meanwhile (another refund or a release); retry", field="amount_minor")
+    values = {"status": "processing", "decided_by": actor, "updated_at": now}
+    if refund_id is None:
+        refund_id = await repository.insert_refund(uow.conn, {
+            "payment_id": payment["id"], "order_id": order["id"], "merchant_id": order["merchant_id"],
+            "amount_minor": amount_minor, "currency": state.currency, "reason": reason, "status": "requested",
+            "requested_by": actor, "created_at": now, "updated_at": now,
+        })
+    values["transfer_id"] = await repository.post(uow.conn, transfer, f"refund:{refund_id}", now)
+    if not await repository.update_refund(uow.conn, refund_id, "requested", values):
+        raise Conflict("the refund was decided meanwhile", field="refund_id")
+    uow.emit("refund.approved", "refund", refund_id, {
+        "refund_id": refund_id, "order_id": order["id"], "merchant_id": order["merchant_id"],
+        "amount_minor": amount_minor, "currency": state.currency, "after_release": state.is_released,
+    })
+    return refund_id
+
+
+async def request_refund(
+    uow: UnitOfWork, principal: Principal, order: dict[str, Any], amount_minor: int, reason: str
+) -> int:
+    """A shopper asks for money back; the merchant (or an operator) decides. While asked, receipt is not confirmed
+    automatically, so escrow keeps the money."""
+    if order["status"] not in REFUNDABLE_STATUSES:
+        raise IllegalTransition(f"an order that is {order['status']} has no payment to refund", field="order_id")
+    payment = await repository.captured_payment(uow.conn, order["id"])
+    if payment is None:
+        raise IllegalTransition("this order was not paid", field="order_id")
+    asked = sum(r["amount_minor"] for r in await repository.refunds_of_order(uow.conn, order["id"])
+                if r["status"] == "requested")
+    left = payment["captured_minor"] - payment["refunded_minor"] - asked
+    if amount_minor > left:
+        raise RefundExceedsCaptured(f"at most {left} can still be asked back", field="amount_minor")
+    now = uow.now()
+    refund_id = await repository.insert_refund(uow.conn, {
+        "payment_id": payment["id"], "order_id": order["id"], "merchant_id": order["merchant_id"],
+        "amount_minor": amount_minor, "currency": payment["currency"], "reason": reason, "status": "requested",
+        "requested_by": principal.key, "created_at": now, "updated_at": now,
+    })
+    uow.emit("refund.requested", "refund", refund_id, {
+        "refund_id": refund_id, "order_id": order["id"], "merchant_id": order["merchant_id"],
+        "amount_minor": amount_minor, "currency": payment["currency"],
+    })
+    return refund_id
+
+
+async def decide_refund(
+    uow: UnitOfWork, principal: Principal, order: dict[str, Any], refund_id: int, *, approve: bool
+) -> None:
+    """The merchant of the order or an operator approves (the money moves) or rejects a requested refund."""
+    principal.require(Role.MERCHANT, Role.OPERATOR)
+    found = await repository.get_refund(uow.conn, refund_id)
+    if found is None or found["order_id"] != order["id"]:
+        raise NotFound("no such refund for this order", field="refund_id")
+    if found["status"] != "requested":
+        raise IllegalTransition(f"the refund is {found['status']} already", field="refund_id")
+    if approve:
+        await refund(uow, order, found["amount_minor"], reason=found["reason"], actor=principal.key,
+                     refund_id=refund_id)
+        return
+    values = {"status": "rejected", "decided_by": principal.key, "updated_at": uow.now()}
+    if not await repository.update_refund(uow.conn, refund_id, "requested", values):
+        raise Conflict("the refund was decided meanwhile", field="refund_id")
+    uow.emit("refund.rejected", "refund", refund_id, {"refund_id": refund_id, "order_id": order["id"]})
+
+
+async def pay_back_processing_refunds(uow_factory: UnitOfWorkFactory, gateway: PaymentGateway, limit: int = 100
+                                      ) -> list[int]:
+    """Asks the gateway to pay back each refund the ledger has approved; marks it succeeded once the gateway has.
+    Called after the approving transaction commits, and by the sweeper for any left over (a crash in between):
+    the gateway call is keyed on the refund, so a retry never pays twice."""
+    async with uow_factory(read_only=True) as uow:
+        waiting = await repository.refunds_in_status(uow.conn, "processing", limit)
+        references = {r["id"]: await repository.gateway_reference_of(uow.conn, r["payment_id"]) for r in waiting}
+    done = []
+    for found in waiting:
+        await gateway.refund(references[found["id"]], found["amount_minor"], found["currency"],
+                             idempotency_key=f"refund:{found['id']}")
+        async with uow_factory() as uow:
+            if await repository.update_refund(uow.conn, found["id"], "processing",
+                                              {"status": "succeeded", "updated_at": uow.now()}):
+                uow.emit("refund.succeeded", "refund", found["id"],
+                         {"refund_id": found["id"], "order_id": found["order_id"]})
+                done.append(found["id"])
+    return done
+
+
+def settlement_window(business_date: date, zone: str) -> tuple[datetime, datetime]:
+    """[start, end) of a settlement day: midnight to midnight in the settlement time zone, as UTC instants."""
+    tz = ZoneInfo(zone)
+    start = datetime.combine(business_date, time(0), tzinfo=tz)
+    end = datetime.combine(business_date + timedelta(days=1), time(0), tzinfo=tz)
+    return start, end
+
+
+async def settle(uow: UnitOfWork, business_date: date) -> list[dict[str, Any]]:
+    """Moves each merchant's payable, as accrued by the end of `business_date`, to settled, and records a payout
+    line per merchant and currency. Run twice for one day, the second run changes nothing and returns the first
+    run's lines. A payable made negative by refunds after a payout is carried over, never paid out."""
+    start, end = settlement_window(business_date, uow.settings.settlement_timezone)
+    now = uow.now()
+    if end > now:
+        raise InvalidInput(f"{business_date.isoformat()} is not over yet; settle a day once it has ended",
+                           field="business_date")
+    accrued = {row["id"]: row for row in await repository.balances(
+        uow.conn, kind=AccountKind.MERCHANT_PAYABLE, before=end, exclude_kind=TransferKind.SETTLEMENT)}
+    accrued_before = {row["id"]: row["balance_minor"] for row in await repository.balances(
+        uow.conn, kind=AccountKind.MERCHANT_PAYABLE, before=start, exclude_kind=TransferKind.SETTLEMENT)}
+    for account_id, account in accrued.items():
+        paid_out = await repository.settled_total(uow.conn, account_id)
+        payout = account["balance_minor"] - paid_out
+        moved = await repository.movements_by_kind(uow.conn, account_id, start, end)
+        carried_over = accrued_before.get(account_id, 0) - paid_out
+        if payout == 0 and carried_over == 0 and not moved:
+            continue  # nothing happened on this payable: no payout line
+        merchant_id, currency = account["owner_id"], account["currency"]
+        transfer = model.settlement(merchant_id, currency, payout)
+        reference = f"settlement:{business_date.isoformat()}:{merchant_id}:{currency}"
+        settlement_id = await repository.insert_settlement(uow.conn, {
+            "merchant_id": merchant_id, "currency": currency, "business_date": business_date, "cutoff_at": end,
+            "released_minor": moved.get("release", 0), "refunded_minor": -moved.get("refund", 0),
+            "fee_minor": await repository.fees_released(uow.conn, merchant_id, currency, start, end),
+            "carried_over_minor": carried_over,
+            "payout_minor": max(payout, 0), "created_at": now,
+        })
+        if settlement_id is None:
+            continue  # this day was settled for this merchant and currency already
+        if transfer is not None:
+            transfer_id = await repository.post(uow.conn, transfer, reference, now)
+            await repository.set_settlement_transfer(uow.conn, settlement_id, transfer_id)
+            uow.emit("settlement.paid", "settlement", settlement_id, {
+                "settlement_id": settlement_id, "merchant_id": merchant_id, "currency": currency,
+                "payout_minor": payout, "business_date": business_date.isoformat(),
+            })
+    return await repository.settlements_on(uow.conn, business_date)
