@@ -152,7 +152,7 @@ async def env(database_url: str) -> AsyncIterator[Env]:
     the sweeper and relay themselves)."""
     settings = Settings(database_url=database_url, public_base_url="https://shop.example")
     clock = FixedClock(OPENING)
-    gateway = SimulatedGateway()
+    gateway = SimulatedGateway(clock=clock)
     app = create_app(settings, clock=clock, gateway=gateway, run_background_tasks=False)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

@@ -24,7 +24,7 @@ from unichannel.orders import service as orders_service
 from unichannel.orders.api import router as orders_router
 from unichannel.payments import service as payments_service
 from unichannel.payments.api import router as payments_router
-from unichannel.payments.gateway import PaymentGateway, SimulatedGateway
+from unichannel.payments.gateway import PaymentGateway, build_gateway
 from unichannel.promotions.api import SaleCache, fast_flash_order
 from unichannel.promotions.api import router as promotions_router
 from unichannel.promotions.coalescer import FlashSaleCoalescer
@@ -79,7 +79,7 @@ def create_app(
         app.state.uow_factory = uow_factory
         app.state.bus = bus
         app.state.relay = relay
-        app.state.gateway = gateway or SimulatedGateway()
+        app.state.gateway = gateway or build_gateway(settings, clock)
         app.state.authenticator = TokenAuthenticator(engine, clock, settings.token_cache_seconds)
         app.state.clock = clock
         app.state.sale_cache = SaleCache(clock)

@@ -170,6 +170,60 @@ def import_file(
 
 
 @app.command()
+def settle(
+    day: Annotated[str | None, typer.Option("--date", help="the business day, YYYY-MM-DD (default: yesterday in the "
+                                                           "settlement time zone)")] = None,
+    csv_file: Annotated[Path | None, typer.Option("--csv", dir_okay=False, help="also write the payout report here")]
+    = None,
+) -> None:
+    """Settle a finished day: move each merchant's payable to settled and print the payout report. Running it twice
+    for one day pays nothing twice."""
+    from datetime import date, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from unichannel.errors import DomainError
+    from unichannel.money import Money
+    from unichannel.payments import service as payments
+    from unichannel.payments.api import payout_csv
+
+    settings = get_settings()
+    if day is None:
+        business_date = datetime.now(ZoneInfo(settings.settlement_timezone)).date() - timedelta(days=1)
+    else:
+        try:
+            business_date = date.fromisoformat(day)
+        except ValueError:
+            raise typer.BadParameter(f"{day!r} is not a date like 2026-11-11", param_hint="--date") from None
+    factory = _factory(settings)
+
+    async def run():  # noqa: ANN202
+        try:
+            async with factory() as uow:
+                return await payments.settle(uow, business_date)
+        finally:
+            await factory.engine.dispose()
+
+    try:
+        rows = asyncio.run(run())
+    except DomainError as error:
+        console.print(f"[red]{error.message}[/red]")
+        raise typer.Exit(2) from None
+    from rich.table import Table
+
+    table = Table(title=f"payouts for {business_date.isoformat()}")
+    for column in ("merchant", "currency", "carried over", "released", "fee", "refunded", "payout"):
+        table.add_column(column, justify="right")
+    for row in rows:
+        amounts = [Money(row[f"{n}_minor"], row["currency"]).display().split(" ", 1)[1]
+                   for n in ("carried_over", "released", "fee", "refunded", "payout")]
+        table.add_row(str(row["merchant_id"]), row["currency"], *amounts)
+    console.print(table)
+    if csv_file is not None:
+        csv_file.write_text(payout_csv(rows), encoding="utf-8")
+        console.print(f"payout report written to {csv_file}")
+
+
+@app.command()
 def check() -> None:
     """Verify the invariants on the live database; exits 1 on any violation."""
     from unichannel.check import run_checks

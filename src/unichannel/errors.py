@@ -130,9 +130,28 @@ class AlreadyCaptured(Conflict):
     code = "already_captured"
 
 
+class InvalidSignature(DomainError):
+    """A webhook whose signature is missing, wrong or too old: it is not from the gateway, or is a replay."""
+
+    status_code = 400
+    code = "invalid_signature"
+
+
+class UnknownPayment(Conflict):
+    """A gateway reported on a payment this platform has not recorded yet; the gateway retries later."""
+
+    code = "unknown_payment"
+
+
 class ServiceUnavailable(DomainError):
     status_code = 503
     code = "service_unavailable"
+
+
+class GatewayUnavailable(ServiceUnavailable):
+    """The payment gateway did not answer; nothing was charged. Retry with the same Idempotency-Key."""
+
+    code = "gateway_unavailable"
 
 
 class BatchFailed(ServiceUnavailable):
@@ -165,7 +184,10 @@ ALL_ERRORS: tuple[type[DomainError], ...] = (
     PaymentDeclined,
     RefundExceedsCaptured,
     AlreadyCaptured,
+    InvalidSignature,
+    UnknownPayment,
     ServiceUnavailable,
+    GatewayUnavailable,
     BatchFailed,
 )
 

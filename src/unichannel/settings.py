@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -55,6 +56,11 @@ class Settings(BaseSettings):
     settlement_timezone: str = Field(
         default="Asia/Shanghai", description="A settlement day runs from midnight to midnight in this time zone."
     )
+    payment_gateway: Literal["simulated", "stripe"] = Field(
+        default="simulated", description="Who moves the money: the built-in simulated gateway, or Stripe."
+    )
+    stripe_secret_key: SecretStr | None = Field(default=None, description="Stripe secret API key (sk_...).")
+    stripe_webhook_secret: SecretStr | None = Field(default=None, description="Stripe webhook signing secret.")
     token_cache_seconds: float = Field(
         default=60.0, ge=0, description="How long a verified API token is remembered in-process (argon2 is slow)."
     )
@@ -84,6 +90,12 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not an IANA time zone") from None
         return value
+
+    @model_validator(mode="after")
+    def _stripe_needs_its_keys(self) -> Settings:
+        if self.payment_gateway == "stripe" and not (self.stripe_secret_key and self.stripe_webhook_secret):
+            raise ValueError("the stripe gateway needs UNICHANNEL_STRIPE_SECRET_KEY and UNICHANNEL_STRIPE_WEBHOOK_SECRET")
+        return self
 
     @property
     def is_sqlite(self) -> bool:

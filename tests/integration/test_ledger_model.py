@@ -83,7 +83,8 @@ class LedgerMachine(RuleBasedStateMachine):
         path = self.folder / "unichannel.db"
         shutil.copy(TEMPLATE["path"], path)
         settings_ = Settings(database_url=f"sqlite+aiosqlite:///{path}", public_base_url="https://shop.example")
-        clock, gateway = FixedClock(OPENING), SimulatedGateway()
+        clock = FixedClock(OPENING)
+        gateway = SimulatedGateway(clock=clock)
         app = create_app(settings_, clock=clock, gateway=gateway, run_background_tasks=False)
         self.context = app.router.lifespan_context(app)
         self.run(self.context.__aenter__())

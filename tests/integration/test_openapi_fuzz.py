@@ -93,7 +93,8 @@ def error_problem(status: int, body: Any) -> str | None:
 async def running_app(database_url: str) -> AsyncIterator[Env]:
     """The app on `database_url`, started, with an in-process httpx client (as conftest's `env`)."""
     settings_ = Settings(database_url=database_url, public_base_url="https://shop.example")
-    clock, gateway = FixedClock(OPENING), SimulatedGateway()
+    clock = FixedClock(OPENING)
+    gateway = SimulatedGateway(clock=clock)
     app = create_app(settings_, clock=clock, gateway=gateway, run_background_tasks=False)
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:

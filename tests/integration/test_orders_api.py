@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from unichannel.inventory.repository import reservations
 from unichannel.orders.repository import checkouts, order_lines, orders
+from unichannel.payments.repository import ledger_transfers, payments
 
 from tests.integration.world import HOME, build_world, count, stock_of
 
@@ -237,17 +239,20 @@ async def test_a_shopper_cannot_cancel_after_allocation(env):
     assert await stock_of(env, world.ids["tee"], world.ids["WH"]) == (10, 1)
 
 
-async def test_paying_after_the_hold_lapsed_is_refused_and_the_units_are_back(env):
+async def test_paying_after_the_hold_lapsed_voids_the_authorization_and_takes_nothing(env):
     world = await build_world(env, warehouse_units=1, store_units=0)
     await add(env, world, "alice")
     order_id = (await place(env, world, "alice")).json()["orders"][0]["id"]
     env.clock.advance(minutes=env.settings.reservation_hold_minutes, seconds=1)
     late = await env.client.post(f"/api/v1/orders/{order_id}/pay", json={}, headers=world.auth("alice"))
     assert late.status_code == 409 and late.json()["code"] == "reservation_expired"
-    assert env.gateway.captures[0].amount_minor == 9900
-    assert env.gateway.refunds == [(env.gateway.captures[0].payment_reference, 9900, "CNY")]
+    assert env.gateway.captures == [] and env.gateway.refunds == [] and len(env.gateway.voids) == 1
     order = (await env.client.get(f"/api/v1/orders/{order_id}", headers=world.auth("alice"))).json()
-    assert order["status"] == "placed"
+    assert order["status"] == "placed" and order["payment_reference"] is None
+    async with env.uow(read_only=True) as uow:
+        [payment] = (await uow.conn.execute(select(payments))).mappings().all()
+    assert (payment["status"], payment["captured_minor"]) == ("voided", 0)
+    assert await count(env, ledger_transfers) == 0  # nothing was taken, so nothing is booked
 
 
 async def test_a_lapsed_hold_never_blocks_the_next_buyer(env):

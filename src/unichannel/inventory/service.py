@@ -296,6 +296,16 @@ async def expire_lapsed(
     return expired
 
 
+async def all_held(uow: UnitOfWork, reservation_ids: list[int]) -> bool:
+    """Whether every one of these holds is still live (not released, expired, or lapsed unswept)."""
+    now = uow.now()
+    found = await repository.get_reservations(uow.conn, reservation_ids)
+    return len(found) == len(set(reservation_ids)) and all(
+        r["status"] == ReservationStatus.ACTIVE.value and not has_lapsed(r["status"], r["expires_at"], now)
+        for r in found
+    )
+
+
 async def hold_until_shipped(uow: UnitOfWork, reservation_id: int) -> dict[str, Any]:
     """On payment: a live hold stops lapsing. A hold that has lapsed (swept or not) is gone: ReservationExpired."""
     now = uow.now()

@@ -129,12 +129,20 @@ async def get_order(request: Request, caller: Caller, order_id: IdPath) -> Order
 
 @router.post(
     "/orders/{order_id}/pay", response_model=OrderOut,
-    responses={402: {"model": ErrorOut, "description": "the gateway declined the payment; the order stays unpaid"}},
+    responses={402: {"model": ErrorOut, "description": "the gateway declined the payment; the order stays unpaid"},
+               503: {"model": ErrorOut, "description": "the gateway did not answer; nothing was charged, retry"}},
 )
-async def pay(request: Request, caller: Caller, order_id: IdPath, body: PayIn) -> OrderOut:
-    """Pays the order through the gateway (the simulated gateway for now). Paying twice is a 409."""
+async def pay(
+    request: Request, caller: Caller, order_id: IdPath, body: PayIn, idempotency_key: IdempotencyKey = None
+) -> OrderOut:
+    """Pays the order through the gateway: the money is captured into escrow until receipt is confirmed. Send an
+    `Idempotency-Key`: a retry (after a timeout, say) never charges twice. Paying a paid order is a 409."""
     state = request.app.state
-    await service.pay(state.uow_factory, state.gateway, caller, order_id, method=body.method, token=body.token)
+    request_key = None
+    if idempotency_key is not None:
+        request_key = f"{caller.key}:{idempotency.check_key(idempotency_key)}"
+    await service.pay(state.uow_factory, state.gateway, caller, order_id, method=body.method, token=body.token,
+                      request_key=request_key)
     async with new_uow(request, read_only=True) as uow:
         [view] = await order_views(uow, [await service.visible_order(uow, caller, order_id)], with_history=True)
         return view

@@ -5,6 +5,7 @@ Placing is all or nothing: every line of every order holds its stock, or nothing
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
@@ -13,7 +14,15 @@ from unichannel.access.model import Principal, Role
 from unichannel.catalog.model import Channel
 from unichannel.checkout import repository as cart_repository
 from unichannel.checkout import service as cart_service
-from unichannel.errors import Conflict, EmptyCart, Forbidden, IllegalTransition, NotFound
+from unichannel.errors import (
+    Conflict,
+    EmptyCart,
+    Forbidden,
+    IdempotencyKeyReused,
+    IllegalTransition,
+    NotFound,
+    ReservationExpired,
+)
 from unichannel.inventory import repository as inventory_repository
 from unichannel.inventory import service as inventory
 from unichannel.orders import repository
@@ -255,47 +264,78 @@ async def pay(
     *,
     method: str,
     token: str | None,
-) -> dict[str, Any]:
-    """Captures the order's total through the gateway and marks it paid, its holds kept until shipping.
+    request_key: str | None = None,
+) -> None:
+    """Pays the order's total: the gateway authorizes, the order is checked to be still payable, the gateway
+    captures, and the capture is booked into escrow with the order marked paid, in one transaction.
 
     The gateway is called outside any transaction (no lock is held across the network). If the holds lapsed while
-    the gateway answered, the capture is refunded and the order is not paid.
+    the gateway answered, the authorization is voided and nothing is taken. With a `request_key` (the client's
+    Idempotency-Key), a retry reuses the same gateway calls and so never charges twice.
     """
     async with uow_factory() as uow:
         order = await visible_order(uow, principal, order_id)
+        if request_key is not None:
+            earlier = await payments_repository.payment_by_request_key(uow.conn, request_key)
+            if earlier is not None and earlier["order_id"] != order_id:
+                raise IdempotencyKeyReused("this Idempotency-Key paid another order", field="Idempotency-Key")
+            if earlier is not None and earlier["status"] == "captured":
+                return  # a retry of a payment that went through
         check_transition(OrderStatus(order["status"]), OrderStatus.PAID)
-    capture = await gateway.capture(f"order:{order_id}", order["total_minor"], order["currency"], method, token)
-    try:
+    key = f"order:{order_id}:{request_key or uuid.uuid4().hex}"
+    authorization = await gateway.authorize(
+        reference=f"order:{order_id}", amount_minor=order["total_minor"], currency=order["currency"], method=method,
+        token=token, idempotency_key=f"authorize:{key}",
+    )
+    async with uow_factory() as uow:
+        order = await visible_order(uow, principal, order_id)
+        await payments.record_authorization(uow, order, authorization, gateway=gateway.name, method=method,
+                                            request_key=request_key)
+        lines = await repository.lines_of(uow.conn, [order_id])
+        payable = order["status"] == OrderStatus.PLACED.value and await inventory.all_held(
+            uow, [line["reservation_id"] for line in lines])
+    if not payable:
+        await gateway.void(authorization.gateway_reference, idempotency_key=f"void:{key}")
         async with uow_factory() as uow:
-            order = await visible_order(uow, principal, order_id)
+            await payments.void_payment(uow, authorization.gateway_reference)
+        if order["status"] != OrderStatus.PLACED.value:
             check_transition(OrderStatus(order["status"]), OrderStatus.PAID)
-            for line in await repository.lines_of(uow.conn, [order_id]):
-                await inventory.hold_until_shipped(uow, line["reservation_id"])
-            now = uow.now()
-            values = {"status": OrderStatus.PAID.value, "payment_reference": capture.payment_reference, "updated_at": now}
-            if not await repository.update_order(uow.conn, order_id, OrderStatus.PLACED.value, values):
-                raise Conflict("the order changed meanwhile; reload it", field="order_id")
-            await payments.record_capture(uow, order, gateway=getattr(gateway, "name", "gateway"),
-                                          gateway_reference=capture.payment_reference, method=method)
-            await _record(uow, order_id, OrderStatus.PLACED, OrderStatus.PAID, principal.key, method)
-            uow.emit(
-                "order.paid",
-                "order",
-                order_id,
-                {
-                    "order_id": order_id,
-                    "merchant_id": order["merchant_id"],
-                    "channel": order["channel"],
-                    "location_id": order["location_id"],
-                    "total_minor": order["total_minor"],
-                    "currency": order["currency"],
-                },
-            )
-            return await visible_order(uow, principal, order_id)
-    except BaseException:  # whatever stopped the order being marked paid, the money goes back
-        await gateway.refund(capture.payment_reference, capture.amount_minor, capture.currency,
-                             idempotency_key=f"unbooked:{capture.payment_reference}")
-        raise
+        raise ReservationExpired("the stock held for this order was released when the hold lapsed; nothing was charged")
+    await gateway.capture(authorization.gateway_reference, authorization.amount_minor, authorization.currency,
+                          idempotency_key=f"capture:{key}")
+    async with uow_factory() as uow:
+        outcome = await apply_capture(uow, authorization.gateway_reference, actor=principal.key, note=method)
+    if outcome == "refunded":  # the order was cancelled or lapsed while the gateway captured
+        await payments.pay_back_processing_refunds(uow_factory, gateway)
+        raise ReservationExpired("the order stopped being payable while the payment went through; it was refunded")
+
+
+async def apply_capture(uow: UnitOfWork, gateway_reference: str, *, actor: str, note: str = "") -> str:
+    """Books a capture (from the pay request or from the gateway's webhook, whichever comes first) and marks the
+    order paid, its holds kept until shipping. If the order can no longer take the money (cancelled, or its holds
+    lapsed), the capture is booked and refunded in full, so no money is ever kept for goods not held."""
+    outcome, payment = await payments.capture_payment(uow, gateway_reference)
+    if outcome != "captured":
+        return outcome
+    order_id = payment["order_id"]
+    order = await repository.get_order(uow.conn, order_id, for_update=True)
+    lines = await repository.lines_of(uow.conn, [order_id])
+    if order["status"] != OrderStatus.PLACED.value or not await inventory.all_held(
+            uow, [line["reservation_id"] for line in lines]):
+        await payments.refund(uow, order, payment["captured_minor"], actor=actor,
+                              reason="captured after the order stopped being payable")
+        return "refunded"
+    for line in lines:
+        await inventory.hold_until_shipped(uow, line["reservation_id"])
+    values = {"status": OrderStatus.PAID.value, "payment_reference": gateway_reference, "updated_at": uow.now()}
+    if not await repository.update_order(uow.conn, order_id, OrderStatus.PLACED.value, values):
+        raise Conflict("the order changed meanwhile; reload it", field="order_id")
+    await _record(uow, order_id, OrderStatus.PLACED, OrderStatus.PAID, actor, note)
+    uow.emit("order.paid", "order", order_id, {
+        "order_id": order_id, "merchant_id": order["merchant_id"], "channel": order["channel"],
+        "location_id": order["location_id"], "total_minor": order["total_minor"], "currency": order["currency"],
+    })
+    return outcome
 
 
 async def _return_flash_units(uow: UnitOfWork, order: dict[str, Any], lines: list[dict[str, Any]]) -> None:

@@ -7,7 +7,7 @@ import io
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from unichannel import idempotency
@@ -17,6 +17,7 @@ from unichannel.errors import Forbidden, NotFound, parse_choice
 from unichannel.money import Money, check_locale
 from unichannel.orders import service as orders_service
 from unichannel.payments import repository, service
+from unichannel.payments.gateway import EventKind, WebhookEvent
 from unichannel.payments.model import AccountKind, PaymentState
 from unichannel.payments.schemas import (
     AccountOut,
@@ -27,6 +28,7 @@ from unichannel.payments.schemas import (
     RefundOut,
     SettlementOut,
     TransferOut,
+    WebhookOut,
 )
 from unichannel.uow import UnitOfWork
 from unichannel.web import Caller, IdempotencyKey, new_uow
@@ -161,6 +163,39 @@ async def list_accounts(
         rows = [r for r in rows if AccountKind(r["kind"]) in allowed]
     return [AccountOut(**{k: r[k] for k in ("id", "kind", "owner_type", "owner_id")},
                        balance=AmountOut.of(r["balance_minor"], r["currency"], locale)) for r in rows]
+
+
+@router.post("/payments/webhooks/{gateway}", response_model=WebhookOut)
+async def receive_webhook(request: Request, gateway: Annotated[str, Path(max_length=32)]) -> WebhookOut:
+    """Where the payment gateway reports what happened (captured, voided, refund paid). Authenticated by the
+    gateway's signature, not a token. Each event is applied once however often it is delivered, and a late or
+    out-of-order event never undoes a final state (a voided payment is never captured). An event about a payment
+    not recorded yet is refused with 409 `unknown_payment`, so the gateway delivers it again later."""
+    state = request.app.state
+    if gateway != state.gateway.name:
+        raise NotFound(f"this platform takes payments through {state.gateway.name!r}", field="gateway")
+    event = state.gateway.parse_webhook(await request.body(), request.headers, state.clock.now().timestamp())
+    async with new_uow(request) as uow:
+        row_id = await repository.record_event(uow.conn, {
+            "gateway": gateway, "event_id": event.event_id, "kind": event.kind[:40],
+            "gateway_reference": event.gateway_reference, "outcome": "received", "received_at": uow.now()})
+        if row_id is None:
+            return WebhookOut(event_id=event.event_id, outcome="duplicate")
+        outcome = await _apply_event(uow, event)
+        await repository.set_event_outcome(uow.conn, row_id, outcome)
+    if outcome == "refunded":
+        await _pay_back(request)
+    return WebhookOut(event_id=event.event_id, outcome=outcome)
+
+
+async def _apply_event(uow: UnitOfWork, event: WebhookEvent) -> str:
+    if event.kind == EventKind.CAPTURED:
+        return await orders_service.apply_capture(uow, event.gateway_reference, actor="gateway:webhook")
+    if event.kind == EventKind.VOIDED:
+        return await service.void_payment(uow, event.gateway_reference)
+    if event.kind == EventKind.REFUNDED:
+        return await service.refund_paid_back(uow, event.refund_key)
+    return "ignored"  # an event kind this platform does not act on
 
 
 def settlement_view(row: dict[str, Any], locale: str) -> SettlementOut:

@@ -97,8 +97,11 @@ payments = Table(
     Column("gateway_reference", String(120), nullable=False, unique=True),
     Column("method", String(16), nullable=False),
     Column("status", String(16), nullable=False),
+    # The client's Idempotency-Key of the pay request (with its caller): a retry finds this payment.
+    Column("request_key", String(300), nullable=True, unique=True),
     Column("currency", String(3), nullable=False),
-    Column("captured_minor", Id, nullable=False),
+    Column("amount_minor", Id, nullable=False),  # authorized
+    Column("captured_minor", Id, nullable=False),  # 0 until captured
     Column("refunded_minor", Id, nullable=False, default=0),
     # Set when receipt is confirmed and escrow released (refunds after release reverse exactly these figures).
     Column("released_at", UTCDateTime, nullable=True),
@@ -111,9 +114,13 @@ payments = Table(
     Column("fx_rate_date", Date, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
-    # Only captured payments are recorded for now; authorization and voiding arrive with the gateway webhooks.
-    CheckConstraint("status IN ('authorized', 'captured', 'voided', 'expired')", name="status_known"),
-    CheckConstraint("captured_minor > 0", name="captured_positive"),
+    # authorized (held on the card) -> captured (taken: escrow) or voided (released, never captured)
+    CheckConstraint("status IN ('authorized', 'captured', 'voided')", name="status_known"),
+    CheckConstraint("amount_minor > 0", name="amount_positive"),
+    CheckConstraint(
+        "(status = 'captured' AND captured_minor = amount_minor) OR (status <> 'captured' AND captured_minor = 0)",
+        name="captured_when_captured",
+    ),
     # Design invariant 6, held by the database too: never refunded beyond what was captured.
     CheckConstraint("refunded_minor >= 0 AND refunded_minor <= captured_minor", name="refunds_within_captured"),
     CheckConstraint(
@@ -148,6 +155,22 @@ refunds = Table(
     CheckConstraint("status IN ('requested', 'rejected', 'processing', 'succeeded')", name="status_known"),
     CheckConstraint("(transfer_id IS NULL) = (status IN ('requested', 'rejected'))", name="posted_when_approved"),
     Index("ix_refunds_status", "status"),
+)
+
+gateway_events = Table(
+    "gateway_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("gateway", String(32), nullable=False),
+    Column("event_id", String(120), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("gateway_reference", String(120), nullable=False),
+    # What applying it did: captured, voided, refunded, duplicate (already so), ignored (a late event that must not
+    # change a final state, e.g. a capture of a voided payment)
+    Column("outcome", String(16), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    # A webhook delivered twice (or fifty times at once) is applied once.
+    UniqueConstraint("gateway", "event_id", name="uq_gateway_events_gateway_event"),
 )
 
 settlements = Table(
@@ -304,8 +327,48 @@ async def transfers_of_order(conn: AsyncConnection, order_id: int) -> list[dict[
 
 # --- payments, refunds, settlements ----------------------------------------------------------------------------
 
-async def insert_payment(conn: AsyncConnection, values: dict[str, Any]) -> int:
-    return (await conn.execute(payments.insert().values(**values).returning(payments.c.id))).scalar_one()
+async def insert_payment(conn: AsyncConnection, values: dict[str, Any]) -> int | None:
+    """The new payment's id; None when a payment with this gateway reference is recorded already."""
+    insert = upsert_insert(conn, payments).values(**values).on_conflict_do_nothing(index_elements=["gateway_reference"])
+    return (await conn.execute(insert.returning(payments.c.id))).scalar_one_or_none()
+
+
+async def payment_by_reference(conn: AsyncConnection, gateway_reference: str, *, for_update: bool = False
+                               ) -> dict[str, Any] | None:
+    query = select(payments).where(payments.c.gateway_reference == gateway_reference)
+    if for_update and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await conn.execute(query)).mappings().first()
+    return dict(row) if row else None
+
+
+async def payment_by_request_key(conn: AsyncConnection, request_key: str) -> dict[str, Any] | None:
+    row = (await conn.execute(select(payments).where(payments.c.request_key == request_key))).mappings().first()
+    return dict(row) if row else None
+
+
+async def move_payment(conn: AsyncConnection, payment_id: int, from_status: str, values: dict[str, Any]) -> bool:
+    result = await conn.execute(
+        payments.update().where(payments.c.id == payment_id, payments.c.status == from_status).values(**values)
+    )
+    return result.rowcount == 1
+
+
+async def record_event(conn: AsyncConnection, values: dict[str, Any]) -> int | None:
+    """The event's row id, or None when this gateway's event was recorded before (a duplicate delivery)."""
+    insert = upsert_insert(conn, gateway_events).values(**values)
+    insert = insert.on_conflict_do_nothing(index_elements=["gateway", "event_id"])
+    return (await conn.execute(insert.returning(gateway_events.c.id))).scalar_one_or_none()
+
+
+async def set_event_outcome(conn: AsyncConnection, event_row_id: int, outcome: str) -> None:
+    await conn.execute(gateway_events.update().where(gateway_events.c.id == event_row_id).values(outcome=outcome))
+
+
+async def authorizations_older_than(conn: AsyncConnection, before: datetime, limit: int) -> list[dict[str, Any]]:
+    query = (select(payments).where(payments.c.status == "authorized", payments.c.created_at < before)
+             .order_by(payments.c.id).limit(limit))
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 
 async def captured_payment(conn: AsyncConnection, order_id: int, *, for_update: bool = False) -> dict[str, Any] | None:

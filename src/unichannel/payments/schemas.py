@@ -93,3 +93,8 @@ class SettlementOut(BaseModel):
     fee: AmountOut
     refunded: AmountOut
     payout: AmountOut
+
+
+class WebhookOut(BaseModel):
+    event_id: str
+    outcome: str  # captured, voided, refunded, duplicate, ignored

@@ -12,9 +12,17 @@ from zoneinfo import ZoneInfo
 
 from unichannel.access.model import Principal, Role
 from unichannel.catalog import repository as catalog_repository
-from unichannel.errors import AlreadyCaptured, Conflict, IllegalTransition, InvalidInput, NotFound, RefundExceedsCaptured
+from unichannel.errors import (
+    AlreadyCaptured,
+    Conflict,
+    IllegalTransition,
+    InvalidInput,
+    NotFound,
+    RefundExceedsCaptured,
+    UnknownPayment,
+)
 from unichannel.payments import model, rates, repository
-from unichannel.payments.gateway import PaymentGateway
+from unichannel.payments.gateway import Authorization, PaymentGateway
 from unichannel.payments.model import AccountKind, Conversion, PaymentState, TransferKind
 from unichannel.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -37,28 +45,75 @@ def payment_state(payment: dict[str, Any]) -> PaymentState:
     )
 
 
-async def record_capture(
-    uow: UnitOfWork, order: dict[str, Any], *, gateway: str, gateway_reference: str, method: str
-) -> int:
-    """Books a captured payment: the payment row and shopper -> escrow. A second capture of one order is refused
-    (the database's unique index on captured payments per order holds it even between racing processes)."""
-    if await repository.captured_payment(uow.conn, order["id"]) is not None:
+async def record_authorization(
+    uow: UnitOfWork, order: dict[str, Any], authorization: Authorization, *, gateway: str, method: str,
+    request_key: str | None,
+) -> dict[str, Any]:
+    """Records money held on the shopper's card for the order (no ledger entry: nothing is taken yet). Recording the
+    same authorization again (a retried request) returns the first record."""
+    now = uow.now()
+    await repository.insert_payment(uow.conn, {
+        "order_id": order["id"], "customer_id": order["customer_id"], "merchant_id": order["merchant_id"],
+        "gateway": gateway, "gateway_reference": authorization.gateway_reference, "method": method,
+        "status": "authorized", "request_key": request_key, "currency": authorization.currency,
+        "amount_minor": authorization.amount_minor, "captured_minor": 0, "refunded_minor": 0, "released_minor": 0,
+        "refunded_after_release_minor": 0, "merchant_gross_minor": 0, "fee_minor": 0, "created_at": now,
+        "updated_at": now,
+    })
+    return await repository.payment_by_reference(uow.conn, authorization.gateway_reference)
+
+
+async def capture_payment(uow: UnitOfWork, gateway_reference: str) -> tuple[str, dict[str, Any]]:
+    """Books a capture the gateway made: shopper -> escrow, once. Returns (outcome, payment): `captured` the first
+    time; `duplicate` when it was booked already (a retry, a duplicated or late webhook); `ignored` for a payment
+    that was voided (a late event never resurrects it). A second captured payment for one order is refused."""
+    payment = await repository.payment_by_reference(uow.conn, gateway_reference, for_update=True)
+    if payment is None:
+        raise UnknownPayment("no payment with this gateway reference is recorded (yet)", field="payment")
+    if payment["status"] == "captured":
+        return "duplicate", payment
+    if payment["status"] == "voided":
+        return "ignored", payment
+    if await repository.captured_payment(uow.conn, payment["order_id"]) is not None:
         raise AlreadyCaptured("this order's payment was captured already", field="order_id")
     now = uow.now()
-    payment_id = await repository.insert_payment(uow.conn, {
-        "order_id": order["id"], "customer_id": order["customer_id"], "merchant_id": order["merchant_id"],
-        "gateway": gateway, "gateway_reference": gateway_reference, "method": method, "status": "captured",
-        "currency": order["currency"], "captured_minor": order["total_minor"], "refunded_minor": 0,
-        "released_minor": 0, "refunded_after_release_minor": 0, "merchant_gross_minor": 0, "fee_minor": 0,
-        "created_at": now, "updated_at": now,
+    values = {"status": "captured", "captured_minor": payment["amount_minor"], "updated_at": now}
+    if not await repository.move_payment(uow.conn, payment["id"], "authorized", values):
+        return "duplicate", payment
+    transfer = model.capture(payment["order_id"], payment["customer_id"], payment["amount_minor"], payment["currency"])
+    await repository.post(uow.conn, transfer, f"capture:payment:{payment['id']}", now)
+    uow.emit("payment.captured", "payment", payment["id"], {
+        "payment_id": payment["id"], "order_id": payment["order_id"], "merchant_id": payment["merchant_id"],
+        "amount_minor": payment["amount_minor"], "currency": payment["currency"],
     })
-    transfer = model.capture(order["id"], order["customer_id"], order["total_minor"], order["currency"])
-    await repository.post(uow.conn, transfer, f"capture:payment:{payment_id}", now)
-    uow.emit("payment.captured", "payment", payment_id, {
-        "payment_id": payment_id, "order_id": order["id"], "merchant_id": order["merchant_id"],
-        "amount_minor": order["total_minor"], "currency": order["currency"],
-    })
-    return payment_id
+    return "captured", payment | values
+
+
+async def void_payment(uow: UnitOfWork, gateway_reference: str) -> str:
+    """An authorization released without capture: `voided`, or `duplicate` / `ignored` (a captured payment is not
+    undone by a void; refunds do that)."""
+    payment = await repository.payment_by_reference(uow.conn, gateway_reference, for_update=True)
+    if payment is None:
+        raise UnknownPayment("no payment with this gateway reference is recorded (yet)", field="payment")
+    if payment["status"] != "authorized":
+        return "duplicate" if payment["status"] == "voided" else "ignored"
+    if not await repository.move_payment(uow.conn, payment["id"], "authorized",
+                                         {"status": "voided", "updated_at": uow.now()}):
+        return "duplicate"
+    uow.emit("payment.voided", "payment", payment["id"], {"payment_id": payment["id"], "order_id": payment["order_id"]})
+    return "voided"
+
+
+async def refund_paid_back(uow: UnitOfWork, refund_key: str | None) -> str:
+    """The gateway reports a refund paid: the refund it names is `succeeded` (once)."""
+    if not refund_key or not refund_key.startswith("refund:") or not refund_key[7:].isdigit():
+        return "ignored"
+    refund_id = int(refund_key[7:])
+    if await repository.update_refund(uow.conn, refund_id, "processing", {"status": "succeeded", "updated_at": uow.now()}):
+        found = await repository.get_refund(uow.conn, refund_id)
+        uow.emit("refund.succeeded", "refund", refund_id, {"refund_id": refund_id, "order_id": found["order_id"]})
+        return "refunded"
+    return "duplicate"
 
 
 async def release(uow: UnitOfWork, order: dict[str, Any], settings_fees: dict[str, int]) -> int | None:
@@ -185,10 +240,7 @@ async def pay_back_processing_refunds(uow_factory: UnitOfWorkFactory, gateway: P
         await gateway.refund(references[found["id"]], found["amount_minor"], found["currency"],
                              idempotency_key=f"refund:{found['id']}")
         async with uow_factory() as uow:
-            if await repository.update_refund(uow.conn, found["id"], "processing",
-                                              {"status": "succeeded", "updated_at": uow.now()}):
-                uow.emit("refund.succeeded", "refund", found["id"],
-                         {"refund_id": found["id"], "order_id": found["order_id"]})
+            if await refund_paid_back(uow, f"refund:{found['id']}") == "refunded":
                 done.append(found["id"])
     return done
 

@@ -1,4 +1,4 @@
-"""ledger: accounts, transfers, entries (immutable); payments, refunds, settlements
+"""ledger: accounts, transfers, entries (immutable); payments, gateway events, refunds, settlements
 
 Revision ID: 0003
 Revises: 0002
@@ -13,7 +13,6 @@ import unichannel.db
 
 IMMUTABLE = ("ledger_transfers", "ledger_entries")
 
-
 revision = '0003'
 down_revision = '0002'
 branch_labels = None
@@ -21,6 +20,17 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table('gateway_events',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('gateway', sa.String(length=32), nullable=False),
+    sa.Column('event_id', sa.String(length=120), nullable=False),
+    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('gateway_reference', sa.String(length=120), nullable=False),
+    sa.Column('outcome', sa.String(length=16), nullable=False),
+    sa.Column('received_at', unichannel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_gateway_events')),
+    sa.UniqueConstraint('gateway', 'event_id', name='uq_gateway_events_gateway_event')
+    )
     op.create_table('ledger_accounts',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('kind', sa.String(length=32), nullable=False),
@@ -63,7 +73,9 @@ def upgrade() -> None:
     sa.Column('gateway_reference', sa.String(length=120), nullable=False),
     sa.Column('method', sa.String(length=16), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('request_key', sa.String(length=300), nullable=True),
     sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('amount_minor', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('captured_minor', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('refunded_minor', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('released_at', unichannel.db.UTCDateTime(timezone=True), nullable=True),
@@ -76,8 +88,9 @@ def upgrade() -> None:
     sa.Column('fx_rate_date', sa.Date(), nullable=True),
     sa.Column('created_at', unichannel.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', unichannel.db.UTCDateTime(timezone=True), nullable=False),
-    sa.CheckConstraint("status IN ('authorized', 'captured', 'voided', 'expired')", name=op.f('ck_payments_status_known')),
-    sa.CheckConstraint('captured_minor > 0', name=op.f('ck_payments_captured_positive')),
+    sa.CheckConstraint("(status = 'captured' AND captured_minor = amount_minor) OR (status <> 'captured' AND captured_minor = 0)", name=op.f('ck_payments_captured_when_captured')),
+    sa.CheckConstraint("status IN ('authorized', 'captured', 'voided')", name=op.f('ck_payments_status_known')),
+    sa.CheckConstraint('amount_minor > 0', name=op.f('ck_payments_amount_positive')),
     sa.CheckConstraint('fee_minor >= 0 AND fee_minor <= merchant_gross_minor', name=op.f('ck_payments_fee_within_gross')),
     sa.CheckConstraint('refunded_after_release_minor >= 0 AND refunded_after_release_minor <= released_minor', name=op.f('ck_payments_refunds_after_release_within_released')),
     sa.CheckConstraint('refunded_minor >= 0 AND refunded_minor <= captured_minor', name=op.f('ck_payments_refunds_within_captured')),
@@ -85,7 +98,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['merchant_id'], ['merchants.id'], name=op.f('fk_payments_merchant_id_merchants')),
     sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_payments_order_id_orders')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_payments')),
-    sa.UniqueConstraint('gateway_reference', name=op.f('uq_payments_gateway_reference'))
+    sa.UniqueConstraint('gateway_reference', name=op.f('uq_payments_gateway_reference')),
+    sa.UniqueConstraint('request_key', name=op.f('uq_payments_request_key'))
     )
     with op.batch_alter_table('payments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_payments_merchant_id'), ['merchant_id'], unique=False)
@@ -183,7 +197,6 @@ def _refuse_changes_to_the_ledger() -> None:
                        f"BEGIN SELECT RAISE(ABORT, 'the ledger is append-only: {action} on {table} refused'); END")
 
 
-
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         for table in IMMUTABLE:
@@ -221,3 +234,4 @@ def downgrade() -> None:
 
     op.drop_table('ledger_transfers')
     op.drop_table('ledger_accounts')
+    op.drop_table('gateway_events')
