@@ -98,6 +98,8 @@ def create_app(
             await asyncio.gather(*tasks, return_exceptions=True)
             await app.state.coalescer.close()
             await relay.stop()
+            if hasattr(app.state.gateway, "close"):  # a gateway with its own HTTP client (Stripe)
+                await app.state.gateway.close()
             await engine.dispose()
 
     app = FastAPI(
