@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -50,6 +51,8 @@ async def sweep_forever(uow_factory: UnitOfWorkFactory, gateway: PaymentGateway,
             if confirmed:
                 log.info("confirmed receipt of %d delivered orders automatically", len(confirmed))
             await payments_service.pay_back_processing_refunds(uow_factory, gateway)
+            stale_after = timedelta(minutes=uow_factory.settings.reservation_hold_minutes + 15)
+            await payments_service.void_stale_authorizations(uow_factory, gateway, stale_after)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -14,8 +15,10 @@ from tests.integration.test_payment_races import postgres_only
 from tests.integration.test_payments_api import PRICE, balances, paid_order
 from tests.integration.world import build_world, count
 from unichannel.check import run_checks
+from unichannel.errors import GatewayUnavailable
 from unichannel.payments.gateway import SIGNATURE_HEADER, sign
 from unichannel.payments.repository import gateway_events, ledger_transfers, payments, refunds
+from unichannel.payments.service import void_stale_authorizations
 
 WEBHOOK = "/api/v1/payments/webhooks/simulated"
 
@@ -170,4 +173,41 @@ async def test_fifty_concurrent_duplicates_of_one_capture_webhook_capture_exactl
     assert kinds == {"capture": 1}
     assert (await balances(env, world))[("escrow", 0, "CNY")] == PRICE
     assert await order_status(env, world, order_id) == "paid"
+    assert (await run_checks(env.app.state.engine)).violations == []
+
+
+async def test_an_authorization_never_captured_is_voided_by_the_sweeper_once_stale(env):
+    world = await build_world(env)
+    order_id = await placed_order(env, world)
+
+    async def unreachable(*args, **kwargs):
+        raise GatewayUnavailable("the gateway did not answer")
+
+    env.gateway.capture = unreachable  # the capture request never reached the gateway
+    failed = await env.client.post(f"/api/v1/orders/{order_id}/pay", json={}, headers=world.auth("alice"))
+    assert failed.status_code == 503
+    stale_after = timedelta(minutes=45)
+    assert await void_stale_authorizations(env.uow, env.gateway, stale_after) == []  # not stale yet
+    env.clock.advance(minutes=46)
+    [voided] = await void_stale_authorizations(env.uow, env.gateway, stale_after)
+    assert env.gateway.voids == [voided]
+    async with env.uow(read_only=True) as uow:
+        assert (await uow.conn.execute(select(payments.c.status))).scalar_one() == "voided"
+    assert await void_stale_authorizations(env.uow, env.gateway, stale_after) == []
+
+
+async def test_a_stale_authorization_the_gateway_did_capture_is_left_for_its_webhook(env):
+    world = await build_world(env)
+    order_id = await placed_order(env, world)
+    env.gateway.capture_answer_lost = True
+    await env.client.post(f"/api/v1/orders/{order_id}/pay", json={}, headers=world.auth("alice"))
+    env.clock.advance(minutes=46)
+    assert await void_stale_authorizations(env.uow, env.gateway, timedelta(minutes=45)) == []
+    assert env.gateway.voids == []
+    [captured] = env.gateway.deliveries()
+    assert (await deliver(env, captured))[0] == 400  # signed 46 minutes ago: too old to trust
+    body, _ = captured
+    fresh = {SIGNATURE_HEADER: sign(env.gateway.secret, body, int(env.clock.now().timestamp()))}
+    assert (await deliver(env, (body, fresh)))[1]["outcome"] == "refunded"  # the holds lapsed meanwhile
+    assert (await balances(env, world))[("escrow", 0, "CNY")] == 0
     assert (await run_checks(env.app.state.engine)).violations == []

@@ -169,6 +169,8 @@ class SimulatedGateway:
         await self._network()
         if idempotency_key in self._done:
             return
+        if any(c.payment_reference == gateway_reference for c in self.captures):
+            raise PaymentDeclined("the payment was captured; refund it instead of voiding", field="payment")
         self._done[idempotency_key] = None
         self.voids.append(gateway_reference)
         authorization = self._authorized.get(gateway_reference)

@@ -6,6 +6,7 @@ at all; the gateway (network) is only ever called outside a transaction, by the 
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,6 +16,7 @@ from unichannel.catalog import repository as catalog_repository
 from unichannel.errors import (
     AlreadyCaptured,
     Conflict,
+    DomainError,
     IllegalTransition,
     InvalidInput,
     NotFound,
@@ -25,6 +27,8 @@ from unichannel.payments import model, rates, repository
 from unichannel.payments.gateway import Authorization, PaymentGateway
 from unichannel.payments.model import AccountKind, Conversion, PaymentState, TransferKind
 from unichannel.uow import UnitOfWork, UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
 
 # Order states from which a shopper may ask for money back (a refund before shipping is a cancellation).
 REFUNDABLE_STATUSES = ("paid", "allocated", "shipped", "delivered", "completed", "cancelled")
@@ -243,6 +247,25 @@ async def pay_back_processing_refunds(uow_factory: UnitOfWorkFactory, gateway: P
             if await refund_paid_back(uow, f"refund:{found['id']}") == "refunded":
                 done.append(found["id"])
     return done
+
+
+async def void_stale_authorizations(uow_factory: UnitOfWorkFactory, gateway: PaymentGateway, older_than: timedelta,
+                                    limit: int = 100) -> list[str]:
+    """Releases card holds that were authorized but never captured (the paying process died in between, say),
+    once they are older than any order hold could be. One the gateway did capture is left for its webhook."""
+    async with uow_factory(read_only=True) as uow:
+        stale = await repository.authorizations_older_than(uow.conn, uow.now() - older_than, limit)
+    voided = []
+    for payment in stale:
+        try:
+            await gateway.void(payment["gateway_reference"], idempotency_key=f"void:stale:{payment['id']}")
+        except DomainError as error:
+            log.warning("could not void stale authorization %s: %s", payment["gateway_reference"], error.message)
+            continue
+        async with uow_factory() as uow:
+            if await void_payment(uow, payment["gateway_reference"]) == "voided":
+                voided.append(payment["gateway_reference"])
+    return voided
 
 
 def settlement_window(business_date: date, zone: str) -> tuple[datetime, datetime]:
