@@ -23,6 +23,7 @@ from unichannel.events import EventBus, OutboxRelay
 from unichannel.inventory.api import router as inventory_router
 from unichannel.orders import service as orders_service
 from unichannel.orders.api import router as orders_router
+from unichannel.payments import instalments
 from unichannel.payments import service as payments_service
 from unichannel.payments.api import router as payments_router
 from unichannel.payments.gateway import PaymentGateway, build_gateway
@@ -46,6 +47,8 @@ async def sweep_forever(uow_factory: UnitOfWorkFactory, gateway: PaymentGateway,
                 cancelled = await orders_service.cancel_lapsed_orders(uow)
             if cancelled:
                 log.info("cancelled %d unpaid orders whose stock hold lapsed", len(cancelled))
+            async with uow_factory() as uow:
+                await instalments.mark_overdue(uow)
             async with uow_factory() as uow:
                 confirmed = await orders_service.confirm_delivered_orders(uow)
             if confirmed:

@@ -5,7 +5,8 @@
 3. Every live order line holds exactly one live reservation, of its SKU, location and quantity.
 4. The ledger balances: every entry moves a positive amount between two different accounts of its own currency,
    every transfer has entries, all balances sum to zero per currency, escrow holds exactly what was paid and not
-   yet released or refunded, and each payment's ledger trail matches it (one capture; refunds add up).
+   yet released or refunded, each payment's ledger trail matches it (one capture; refunds add up), and each
+   shopper's instalment receivable equals what their plans' instalments still ask.
 6. No payment is refunded beyond what was captured.
 5. Every stored idempotent result names exactly one thing it created (a checkout or an order) that exists and that
    its stored response names, and no two keys claim the same thing.
@@ -21,7 +22,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from unichannel.idempotency import idempotency_keys
 from unichannel.inventory.repository import reservations, stock, stock_movements
 from unichannel.orders.repository import checkouts, order_lines, orders
-from unichannel.payments.repository import ledger_accounts, ledger_entries, ledger_transfers, payments, refunds
+from unichannel.payments.repository import (
+    instalment_plans,
+    instalments,
+    ledger_accounts,
+    ledger_entries,
+    ledger_transfers,
+    payments,
+    refunds,
+)
 
 LIVE_ORDER = ("placed", "paid", "allocated")
 LIVE_HOLD = ("active", "allocated")
@@ -189,6 +198,19 @@ async def _ledger(conn: AsyncConnection, report: Report) -> None:
             report.violations.append(Violation(4, f"escrow holds {escrow.get(currency, 0)} {currency} but paid and "
                                                   f"unreleased orders add up to {held.get(currency, 0)}"))
     await _payment_trails(conn, report)
+    owed: dict[tuple[int, str], int] = {}
+    plan_rows = select(instalment_plans.c.customer_id, instalment_plans.c.currency,
+                       func.sum(instalments.c.amount_minor - instalments.c.paid_minor)).join(
+        instalments, instalments.c.plan_id == instalment_plans.c.id).group_by(instalment_plans.c.customer_id,
+                                                                              instalment_plans.c.currency)
+    for customer_id, currency, amount in await conn.execute(plan_rows):
+        owed[(customer_id, currency)] = int(amount)
+    receivable = {(owner, currency): -amount for (kind, owner, currency), amount in balance.items()
+                  if kind == "instalment_receivable"}
+    for key in sorted(set(owed) | set(receivable)):
+        if owed.get(key, 0) != receivable.get(key, 0):
+            report.violations.append(Violation(4, f"customer {key[0]} owes {owed.get(key, 0)} {key[1]} on instalments "
+                                                  f"but the receivable says {receivable.get(key, 0)}"))
     report.counts["ledger entries"] = (await conn.execute(select(func.count()).select_from(ledger_entries))).scalar_one()
     report.counts["captured payments"] = (
         await conn.execute(select(func.count()).select_from(payments).where(payments.c.status == "captured"))

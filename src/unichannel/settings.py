@@ -53,6 +53,10 @@ class Settings(BaseSettings):
         default={"brand": 500, "overseas_brand": 600, "farm_cooperative": 100, "store_operator": 300},
         description="The platform's commission per merchant kind, in basis points of the released amount.",
     )
+    instalment_fee_basis_points: dict[str, int] = Field(
+        default={"3": 230, "6": 450, "12": 750},
+        description="The fee of an instalment plan per number of months, in basis points of the amount financed.",
+    )
     settlement_timezone: str = Field(
         default="Asia/Shanghai", description="A settlement day runs from midnight to midnight in this time zone."
     )
@@ -78,6 +82,13 @@ class Settings(BaseSettings):
             raise ValueError(f"give a fee for exactly these merchant kinds: {', '.join(sorted(kinds))}")
         if any(not 0 <= bp <= 10_000 for bp in value.values()):
             raise ValueError("a fee is between 0 and 10,000 basis points")
+        return value
+
+    @field_validator("instalment_fee_basis_points")
+    @classmethod
+    def _fees_for_every_plan(cls, value: dict[str, int]) -> dict[str, int]:
+        if set(value) != {"3", "6", "12"} or any(not 0 <= bp <= 10_000 for bp in value.values()):
+            raise ValueError("give a fee of 0-10,000 basis points for plans of exactly 3, 6 and 12 months")
         return value
 
     @field_validator("settlement_timezone")

@@ -8,7 +8,7 @@ model that says what each step must do. After every step:
 - escrow and each shopper's funding account hold exactly what the reference model says;
 - an operation the reference refuses was refused with the documented error and moved no money.
 
-Instalments join the machine when they land (issue 4).
+Orders may be paid by card or in instalments (then repaid monthly or early, missed, and refunded).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from unichannel.check import run_checks
 from unichannel.clock import FixedClock
 from unichannel.inventory import service as inventory
 from unichannel.orders import service as orders_service
+from unichannel.payments import instalments
 from unichannel.payments.gateway import SimulatedGateway
 from unichannel.payments.repository import ledger_transfers
 from unichannel.settings import Settings
@@ -54,6 +55,15 @@ class Order:
     released: bool = False
     delivered_at: datetime | None = None
     asked: dict[int, int] = field(default_factory=dict)  # open refund requests: id -> amount
+    fee: int = 0  # an instalment plan's fee (0 for a card payment)
+    plan_id: int | None = None
+    owed: int = 0  # what the plan still asks of the shopper
+
+    @property
+    def cost_to_shopper(self) -> int:
+        """What the order costs its buyer now: paid minus refunded, plus the plan's fee minus its refunded share."""
+        fee_kept = self.fee - self.fee * self.refunded // self.captured
+        return self.captured - self.refunded + fee_kept
 
     @property
     def held(self) -> int:
@@ -137,6 +147,46 @@ class LedgerMachine(RuleBasedStateMachine):
         self.model[order_id] = Order(order_id, buyer, merchant, PRICES[merchant] * quantity)
         return order_id
 
+    @rule(target=orders, buyer=st.sampled_from(["alice", "bob"]), merchant=st.sampled_from(["brand-a", "brand-b"]),
+          months=st.sampled_from([3, 6, 12]))
+    def pay_in_instalments(self, buyer: str, merchant: str, months: int) -> int:
+        added = self.call("POST", "/cart/lines", buyer, json={"sku": "TEE-M", "merchant": merchant, "quantity": 1})
+        assert added.status_code == 201, added.text
+        placed = self.call("POST", "/orders", buyer, json={"delivery": {"mode": "pickup",
+                                                                         "location_id": self.world.ids["STATION"]}})
+        order_id = placed.json()["orders"][0]["id"]
+        paid = self.call("POST", f"/orders/{order_id}/pay", buyer, json={"method": "instalments", "months": months})
+        assert paid.status_code == 200, paid.text
+        plan = next(p for p in self.call("GET", "/instalment-plans", buyer).json() if p["order_id"] == order_id)
+        fee = PRICES[merchant] * int(self.env.settings.instalment_fee_basis_points[str(months)]) // 10_000
+        assert plan["fee"]["amount_minor"] == fee and plan["owed"]["amount_minor"] == PRICES[merchant] + fee
+        self.model[order_id] = Order(order_id, buyer, merchant, PRICES[merchant], fee=fee, plan_id=plan["id"],
+                                     owed=PRICES[merchant] + fee)
+        return order_id
+
+    @rule(order=orders, early=st.booleans())
+    def repay_instalments(self, order: int, early: bool) -> None:
+        expected = self.model[order]
+        if expected.plan_id is None:
+            return
+        repaid = self.call("POST", f"/instalment-plans/{expected.plan_id}/payments", expected.buyer,
+                           json={"early": early})
+        if expected.owed == 0:
+            assert repaid.status_code == 409 and repaid.json()["code"] == "illegal_transition"
+            return
+        assert repaid.status_code == 201, repaid.text
+        owed = repaid.json()["owed"]["amount_minor"]
+        assert (owed == 0) if early else (0 <= owed < expected.owed)
+        expected.owed = owed
+
+    def _refunded(self, expected: Order, amount: int) -> None:
+        """The reference's view of a refund: an instalment order's refund (and its fee share) pays the debt first."""
+        if expected.plan_id is not None:
+            fee_back = (expected.fee * (expected.refunded + amount) // expected.captured
+                        - expected.fee * expected.refunded // expected.captured)
+            expected.owed -= min(expected.owed, amount + fee_back)
+        expected.refunded += amount
+
     @rule(order=orders)
     def pay_again(self, order: int) -> None:
         before = self.transfers()
@@ -180,6 +230,15 @@ class LedgerMachine(RuleBasedStateMachine):
         for order_id in expected:
             self.model[order_id].status, self.model[order_id].released = "completed", True
 
+        async def mark() -> list[int]:
+            async with self.env.uow() as uow:
+                return await instalments.mark_overdue(uow)
+        self.run(mark())
+        for plan in self.call("GET", "/instalment-plans", "operator").json():
+            late = any(i["is_late"] for i in plan["instalments"])
+            assert plan["status"] == ("overdue" if late else "paid_off" if plan["owed"]["amount_minor"] == 0
+                                      else "active"), plan
+
     @rule(order=orders, share=st.integers(1, 100))
     def shopper_asks_for_a_refund(self, order: int, share: int) -> None:
         expected = self.model[order]
@@ -206,7 +265,7 @@ class LedgerMachine(RuleBasedStateMachine):
             return
         assert decided.status_code == 200, decided.text
         if approve:
-            expected.refunded += amount
+            self._refunded(expected, amount)
 
     @rule(order=orders, share=st.integers(1, 120), who=st.sampled_from(["operator", "merchant"]))
     def refund_at_once(self, order: int, share: int, who: str) -> None:
@@ -220,7 +279,7 @@ class LedgerMachine(RuleBasedStateMachine):
             assert self.transfers() == before
             return
         assert refunded.status_code == 201, refunded.text
-        expected.refunded += amount
+        self._refunded(expected, amount)
 
     @rule(order=orders)
     def shopper_cancels(self, order: int) -> None:
@@ -230,7 +289,8 @@ class LedgerMachine(RuleBasedStateMachine):
             assert cancelled.status_code == 409
             return
         assert cancelled.status_code == 200, cancelled.text
-        expected.status, expected.refunded = "cancelled", expected.captured
+        expected.status = "cancelled"
+        self._refunded(expected, expected.refundable)
 
     @rule()
     def settle_yesterday_twice(self) -> None:
@@ -254,8 +314,13 @@ class LedgerMachine(RuleBasedStateMachine):
         balance = {(a["kind"], a["owner_id"], a["balance"]["currency"]): a["balance"]["amount_minor"] for a in accounts}
         assert balance.get(("escrow", 0, "CNY"), 0) == sum(o.held for o in self.model.values())
         for buyer in ("alice", "bob"):
-            paid_in = sum(o.captured - o.refunded for o in self.model.values() if o.buyer == buyer)
-            assert balance.get(("shopper_funding", self.world.ids[buyer], "CNY"), 0) == -paid_in
+            cost = sum(o.cost_to_shopper for o in self.model.values() if o.buyer == buyer)
+            customer = self.world.ids[buyer]
+            position = (balance.get(("shopper_funding", customer, "CNY"), 0)
+                        + balance.get(("instalment_receivable", customer, "CNY"), 0))
+            assert position == -cost  # what they paid in plus what they owe is exactly what their orders cost
+            owed = sum(o.owed for o in self.model.values() if o.buyer == buyer)
+            assert balance.get(("instalment_receivable", customer, "CNY"), 0) == -owed
         for currency in {a["balance"]["currency"] for a in accounts}:
             assert sum(v for (_, _, c), v in balance.items() if c == currency) == 0
 

@@ -162,3 +162,42 @@ def test_settlement_pays_out_only_a_positive_payable(payable, paid_out):
     else:
         assert transfer.movement() == {PAYABLE_CNY: -paid_out,
                                        AccountKey(AccountKind.MERCHANT_SETTLED, 3, "CNY"): paid_out}
+
+
+@given(st.integers(1, 10**9), st.sampled_from([3, 6, 12]), st.integers(0, 2000))
+def test_an_instalment_schedule_sums_exactly_to_the_total_and_fee_with_the_spare_units_first(total, months, bp):
+    schedule = model.instalment_schedule(total, months, bp, date(2026, 11, 11))
+    amounts = [i.amount_minor for i in schedule]
+    assert sum(amounts) == total + model.instalment_fee(total, bp)
+    assert max(amounts) - min(amounts) <= 1 and amounts == sorted(amounts, reverse=True)
+    assert [i.number for i in schedule] == list(range(1, months + 1))
+
+
+def test_instalments_fall_due_monthly_on_the_purchase_day_or_the_end_of_a_shorter_month():
+    schedule = model.instalment_schedule(120000, 3, 230, date(2026, 11, 30))
+    assert [i.due_on for i in schedule] == [date(2026, 12, 30), date(2027, 1, 30), date(2027, 2, 28)]
+    assert model.add_months(date(2027, 12, 31), 2) == date(2028, 2, 29)  # a leap year
+
+
+@pytest.mark.parametrize("months", [0, 1, 4, 24], ids=["zero", "one", "four", "twenty-four"])
+def test_instalments_are_offered_over_3_6_or_12_months_only(months):
+    with pytest.raises(InvalidInput):
+        model.instalment_schedule(10000, months, 0, date(2026, 11, 11))
+
+
+@pytest.mark.parametrize(
+    ("outstanding", "amount", "reduced"),
+    [([100, 100, 100], 150, [100, 50, 0]), ([100, 0, 30], 30, [100, 0, 0]), ([34, 33, 33], 100, [0, 0, 0])],
+    ids=["last-first", "skips-paid", "everything"],
+)
+def test_a_refund_pays_down_the_last_instalments_first(outstanding, amount, reduced):
+    assert model.reduce_from_the_end(outstanding, amount) == reduced
+
+
+def test_an_instalment_plan_lends_the_total_to_the_shopper_and_books_the_fee():
+    transfer = model.instalment_plan(12, 7, 100000, 4500, "CNY")
+    assert transfer.movement() == {
+        AccountKey(AccountKind.INSTALMENT_RECEIVABLE, 7, "CNY"): -104500,
+        ALICE_CNY: 100000,
+        model.platform_account(AccountKind.INSTALMENT_FEE_REVENUE, "CNY"): 4500,
+    }

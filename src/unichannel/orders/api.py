@@ -142,7 +142,7 @@ async def pay(
     if idempotency_key is not None:
         request_key = f"{caller.key}:{idempotency.check_key(idempotency_key)}"
     await service.pay(state.uow_factory, state.gateway, caller, order_id, method=body.method, token=body.token,
-                      request_key=request_key)
+                      request_key=request_key, months=body.months)
     async with new_uow(request, read_only=True) as uow:
         [view] = await order_views(uow, [await service.visible_order(uow, caller, order_id)], with_history=True)
         return view

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -34,8 +34,9 @@ class PlaceOrderIn(StrictModel):
 
 
 class PayIn(StrictModel):
-    method: str = Field(default="card", pattern=r"^(card|cash|wallet)$")
+    method: str = Field(default="card", pattern=r"^(card|cash|wallet|instalments)$")
     token: str | None = Field(default=None, max_length=200, description="card token from the gateway's client side")
+    months: Literal[3, 6, 12] | None = Field(default=None, description="with method=instalments: the plan's length")
 
 
 class TransitionIn(StrictModel):

@@ -20,6 +20,7 @@ from unichannel.errors import (
     Forbidden,
     IdempotencyKeyReused,
     IllegalTransition,
+    InvalidInput,
     NotFound,
     ReservationExpired,
 )
@@ -36,9 +37,10 @@ from unichannel.orders.model import (
     check_transition,
     source_candidates,
 )
+from unichannel.payments import instalments
 from unichannel.payments import repository as payments_repository
 from unichannel.payments import service as payments
-from unichannel.payments.gateway import PaymentGateway
+from unichannel.payments.gateway import Authorization, PaymentGateway
 from unichannel.promotions import repository as promotions_repository
 from unichannel.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -265,6 +267,7 @@ async def pay(
     method: str,
     token: str | None,
     request_key: str | None = None,
+    months: int | None = None,
 ) -> None:
     """Pays the order's total: the gateway authorizes, the order is checked to be still payable, the gateway
     captures, and the capture is booked into escrow with the order marked paid, in one transaction.
@@ -282,6 +285,9 @@ async def pay(
             if earlier is not None and earlier["status"] == "captured":
                 return  # a retry of a payment that went through
         check_transition(OrderStatus(order["status"]), OrderStatus.PAID)
+        if method == "instalments":
+            await _pay_in_instalments(uow, principal, order, months)
+            return
     key = f"order:{order_id}:{request_key or uuid.uuid4().hex}"
     authorization = await gateway.authorize(
         reference=f"order:{order_id}", amount_minor=order["total_minor"], currency=order["currency"], method=method,
@@ -308,6 +314,23 @@ async def pay(
     if outcome == "refunded":  # the order was cancelled or lapsed while the gateway captured
         await payments.pay_back_processing_refunds(uow_factory, gateway)
         raise ReservationExpired("the order stopped being payable while the payment went through; it was refunded")
+
+
+async def _pay_in_instalments(uow: UnitOfWork, principal: Principal, order: dict[str, Any], months: int | None
+                              ) -> None:
+    """The platform lends the total over `months` and the loan pays the order at once, in one transaction."""
+    if months is None:
+        raise InvalidInput("paying in instalments needs the number of months (3, 6 or 12)", field="months")
+    if principal.role is not Role.SHOPPER:
+        raise Forbidden("only the shopper can take an instalment plan, for their own order", field="method")
+    lines = await repository.lines_of(uow.conn, [order["id"]])
+    if not await inventory.all_held(uow, [line["reservation_id"] for line in lines]):
+        raise ReservationExpired("the stock held for this order was released when the hold lapsed")
+    await instalments.finance(uow, order, months)
+    reference = f"instalments:order:{order['id']}"
+    await payments.record_authorization(uow, order, Authorization(reference, order["total_minor"], order["currency"]),
+                                        gateway=instalments.GATEWAY, method="instalments", request_key=None)
+    await apply_capture(uow, reference, actor=principal.key, note=f"instalments over {months} months")
 
 
 async def apply_capture(uow: UnitOfWork, gateway_reference: str, *, actor: str, note: str = "") -> str:

@@ -16,22 +16,25 @@ from unichannel.api_types import IdPath, OptionalIdQuery
 from unichannel.errors import Forbidden, NotFound, parse_choice
 from unichannel.money import Money, check_locale
 from unichannel.orders import service as orders_service
-from unichannel.payments import repository, service
+from unichannel.payments import instalments, repository, service
 from unichannel.payments.gateway import EventKind, WebhookEvent
 from unichannel.payments.model import AccountKind, PaymentState
 from unichannel.payments.schemas import (
     AccountOut,
     AmountOut,
     EntryOut,
+    InstalmentOut,
     PaymentOut,
+    PlanOut,
     RefundIn,
     RefundOut,
+    RepayIn,
     SettlementOut,
     TransferOut,
     WebhookOut,
 )
 from unichannel.uow import UnitOfWork
-from unichannel.web import Caller, IdempotencyKey, new_uow
+from unichannel.web import Caller, ErrorOut, IdempotencyKey, new_uow
 
 router = APIRouter(tags=["payments"])
 
@@ -196,6 +199,59 @@ async def _apply_event(uow: UnitOfWork, event: WebhookEvent) -> str:
     if event.kind == EventKind.REFUNDED:
         return await service.refund_paid_back(uow, event.refund_key)
     return "ignored"  # an event kind this platform does not act on
+
+
+def plan_view(plan: dict[str, Any], rows: list[dict[str, Any]], today: date, locale: str) -> PlanOut:
+    currency = plan["currency"]
+    return PlanOut(
+        id=plan["id"], order_id=plan["order_id"], status=plan["status"], months=plan["months"],
+        total=AmountOut.of(plan["total_minor"], currency, locale), fee=AmountOut.of(plan["fee_minor"], currency, locale),
+        owed=AmountOut.of(instalments.owed(rows), currency, locale),
+        instalments=[InstalmentOut(
+            number=r["number"], due_on=r["due_on"], amount=AmountOut.of(r["amount_minor"], currency, locale),
+            paid=AmountOut.of(r["paid_minor"], currency, locale), paid_at=r["paid_at"],
+            is_late=r["due_on"] < today and r["paid_minor"] < r["amount_minor"]) for r in rows],
+    )
+
+
+async def _plan_views(uow: UnitOfWork, plans: list[dict[str, Any]], locale: str) -> list[PlanOut]:
+    rows = await repository.instalments_of(uow.conn, [p["id"] for p in plans])
+    today = instalments.local_today(uow)
+    return [plan_view(p, [r for r in rows if r["plan_id"] == p["id"]], today, locale) for p in plans]
+
+
+@router.get("/instalment-plans", response_model=list[PlanOut])
+async def list_plans(request: Request, caller: Caller, locale: LocaleQuery = "zh_CN") -> list[PlanOut]:
+    """A shopper's instalment plans (an operator sees everyone's), newest first, with each instalment."""
+    caller.require(Role.SHOPPER, Role.OPERATOR)
+    locale = check_locale(locale)
+    async with new_uow(request, read_only=True) as uow:
+        plans = await repository.plans_of_customer(uow.conn, caller.customer_id)
+        return await _plan_views(uow, plans, locale)
+
+
+@router.get("/instalment-plans/{plan_id}", response_model=PlanOut)
+async def get_plan(request: Request, caller: Caller, plan_id: IdPath, locale: LocaleQuery = "zh_CN") -> PlanOut:
+    locale = check_locale(locale)
+    async with new_uow(request, read_only=True) as uow:
+        [view] = await _plan_views(uow, [await instalments.visible_plan(uow, caller, plan_id)], locale)
+        return view
+
+
+@router.post("/instalment-plans/{plan_id}/payments", response_model=PlanOut, status_code=201,
+             responses={402: {"model": ErrorOut, "description": "the gateway declined the payment"}})
+async def repay(request: Request, caller: Caller, plan_id: IdPath, body: RepayIn,
+                idempotency_key: IdempotencyKey = None, locale: LocaleQuery = "zh_CN") -> PlanOut:
+    """The shopper pays the oldest instalment still owed, or everything at once (`early`: early repayment, no
+    penalty). Send an `Idempotency-Key`: a retry never pays twice."""
+    locale = check_locale(locale)
+    request_key = f"{caller.key}:{idempotency.check_key(idempotency_key)}" if idempotency_key is not None else None
+    state = request.app.state
+    await instalments.repay(state.uow_factory, state.gateway, caller, plan_id, early=body.early, method=body.method,
+                            token=body.token, request_key=request_key)
+    async with new_uow(request, read_only=True) as uow:
+        [view] = await _plan_views(uow, [await instalments.visible_plan(uow, caller, plan_id)], locale)
+        return view
 
 
 def settlement_view(row: dict[str, Any], locale: str) -> SettlementOut:

@@ -16,6 +16,7 @@ Rounding, documented once:
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -263,3 +264,86 @@ def settlement(merchant_id: int, currency: str, payable_minor: int) -> Transfer 
     payable = AccountKey(AccountKind.MERCHANT_PAYABLE, merchant_id, currency)
     settled = AccountKey(AccountKind.MERCHANT_SETTLED, merchant_id, currency)
     return Transfer(TransferKind.SETTLEMENT, _postings((payable, settled, payable_minor)))
+
+
+# --- instalments --------------------------------------------------------------------------------------------------
+
+INSTALMENT_MONTHS = (3, 6, 12)
+
+
+@dataclass(frozen=True, slots=True)
+class Instalment:
+    number: int  # 1-based
+    due_on: date
+    amount_minor: int
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later, or the last day of that month when it is shorter (31 Jan + 1 month = 28/29 Feb)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def instalment_fee(total_minor: int, basis_points: int) -> int:
+    """The plan's fee on the amount financed, rounded down."""
+    return total_minor * basis_points // 10_000
+
+
+def instalment_schedule(total_minor: int, months: int, fee_basis_points: int, bought_on: date) -> list[Instalment]:
+    """Monthly instalments of the total plus the fee, due from one month after purchase.
+
+    Rounding: the amount (total + fee) is divided evenly; the minor units left over go one each to the first
+    instalments, so the schedule sums exactly to total + fee and no two instalments differ by more than one unit.
+    """
+    if months not in INSTALMENT_MONTHS:
+        raise InvalidInput(f"instalments are offered over {', '.join(map(str, INSTALMENT_MONTHS))} months",
+                           field="months")
+    if total_minor <= 0:
+        raise InvalidInput("nothing to pay in instalments", field="total_minor")
+    owed = total_minor + instalment_fee(total_minor, fee_basis_points)
+    base, extra = divmod(owed, months)
+    return [Instalment(n, add_months(bought_on, n), base + (1 if n <= extra else 0)) for n in range(1, months + 1)]
+
+
+def reduce_from_the_end(outstanding: list[int], amount_minor: int) -> list[int]:
+    """Unpaid instalment amounts after a refund of `amount_minor` is taken off them, last instalment first (the
+    shopper's next payments stay as they were for as long as possible)."""
+    left = amount_minor
+    reduced = list(outstanding)
+    for index in range(len(reduced) - 1, -1, -1):
+        taken = min(left, reduced[index])
+        reduced[index] -= taken
+        left -= taken
+    if left:
+        raise ValueError("the reduction is larger than what is outstanding")
+    return reduced
+
+
+def instalment_plan(order_id: int, customer_id: int, total_minor: int, fee_minor: int, currency: str) -> Transfer:
+    """The platform lends the shopper the order's total (which then pays the order like any payment) and books the
+    plan's fee; the shopper's receivable account carries what they owe (a negative balance)."""
+    receivable = AccountKey(AccountKind.INSTALMENT_RECEIVABLE, customer_id, currency)
+    shopper = AccountKey(AccountKind.SHOPPER_FUNDING, customer_id, currency)
+    revenue = platform_account(AccountKind.INSTALMENT_FEE_REVENUE, currency)
+    return Transfer(TransferKind.INSTALMENT_PLAN,
+                    _postings((receivable, shopper, total_minor), (receivable, revenue, fee_minor)), order_id=order_id)
+
+
+def instalment_payment(order_id: int, customer_id: int, amount_minor: int, currency: str, note: str = "") -> Transfer:
+    """Money from the shopper (or from a refund owed to them) pays down what they owe."""
+    shopper = AccountKey(AccountKind.SHOPPER_FUNDING, customer_id, currency)
+    receivable = AccountKey(AccountKind.INSTALMENT_RECEIVABLE, customer_id, currency)
+    return Transfer(TransferKind.INSTALMENT_PAYMENT, _postings((shopper, receivable, amount_minor)),
+                    order_id=order_id, note=note)
+
+
+def refund_offset(order_id: int, customer_id: int, currency: str, fee_back_minor: int, offset_minor: int) -> Transfer:
+    """After a refund of an instalment order: the plan's fee gives back its share to the shopper, and what the
+    shopper is owed pays down their debt (the rest, if any, is paid back by the gateway)."""
+    shopper = AccountKey(AccountKind.SHOPPER_FUNDING, customer_id, currency)
+    receivable = AccountKey(AccountKind.INSTALMENT_RECEIVABLE, customer_id, currency)
+    revenue = platform_account(AccountKind.INSTALMENT_FEE_REVENUE, currency)
+    return Transfer(TransferKind.INSTALMENT_PAYMENT,
+                    _postings((revenue, shopper, fee_back_minor), (shopper, receivable, offset_minor)),
+                    order_id=order_id, note="paid by a refund")

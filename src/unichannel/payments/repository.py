@@ -17,6 +17,7 @@ from sqlalchemy import (
     Column,
     Date,
     ForeignKey,
+    Integer,
     ForeignKeyConstraint,
     Index,
     String,
@@ -30,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from unichannel.db import Id, UTCDateTime, metadata, upsert_insert
+from unichannel.db import Id, Json, UTCDateTime, metadata, upsert_insert
 from unichannel.payments.model import AccountKey, AccountKind, Transfer, TransferKind, owner_type
 
 ledger_accounts = Table(
@@ -148,13 +149,69 @@ refunds = Table(
     Column("status", String(16), nullable=False),
     Column("requested_by", String(64), nullable=False),
     Column("decided_by", String(64), nullable=True),
+    # What the gateway pays back: the amount, except for an order paid in instalments, where the refund (with its
+    # share of the plan's fee) first pays down what the shopper still owes and only the rest goes back.
+    Column("gateway_minor", Id, nullable=False),
+    # [[gateway reference, amount], ...]: which captures the gateway pays the refund back from (set on approval)
+    Column("gateway_parts", Json, nullable=True),
     Column("transfer_id", Id, ForeignKey("ledger_transfers.id"), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     CheckConstraint("amount_minor > 0", name="amount_positive"),
+    CheckConstraint("gateway_minor >= 0", name="gateway_part_not_negative"),
     CheckConstraint("status IN ('requested', 'rejected', 'processing', 'succeeded')", name="status_known"),
     CheckConstraint("(transfer_id IS NULL) = (status IN ('requested', 'rejected'))", name="posted_when_approved"),
     Index("ix_refunds_status", "status"),
+)
+
+instalment_plans = Table(
+    "instalment_plans",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("order_id", Id, ForeignKey("orders.id"), nullable=False, unique=True),
+    Column("customer_id", Id, ForeignKey("customers.id"), nullable=False, index=True),
+    Column("currency", String(3), nullable=False),
+    Column("total_minor", Id, nullable=False),  # lent: the order's total
+    Column("fee_minor", Id, nullable=False),
+    Column("fee_refunded_minor", Id, nullable=False),  # the fee given back with refunds, in proportion
+    Column("months", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # active, overdue, paid_off
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("months IN (3, 6, 12)", name="months_offered"),
+    CheckConstraint("total_minor > 0 AND fee_minor >= 0 AND fee_refunded_minor BETWEEN 0 AND fee_minor",
+                    name="amounts_valid"),
+    CheckConstraint("status IN ('active', 'overdue', 'paid_off')", name="status_known"),
+)
+
+instalments = Table(
+    "instalments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("plan_id", Id, ForeignKey("instalment_plans.id"), nullable=False, index=True),
+    Column("number", Integer, nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("scheduled_minor", Id, nullable=False),  # as first scheduled
+    Column("amount_minor", Id, nullable=False),  # owed now: lower once a refund paid part of it
+    Column("paid_minor", Id, nullable=False),
+    Column("paid_at", UTCDateTime, nullable=True),  # when it was paid in full
+    UniqueConstraint("plan_id", "number", name="uq_instalments_plan_number"),
+    CheckConstraint("amount_minor >= 0 AND amount_minor <= scheduled_minor", name="amount_within_schedule"),
+    CheckConstraint("paid_minor >= 0 AND paid_minor <= amount_minor", name="paid_within_amount"),
+)
+
+instalment_repayments = Table(
+    "instalment_repayments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("plan_id", Id, ForeignKey("instalment_plans.id"), nullable=False, index=True),
+    Column("gateway_reference", String(120), nullable=False, unique=True),
+    Column("amount_minor", Id, nullable=False),
+    Column("refunded_minor", Id, nullable=False),  # paid back through the gateway when a refund exceeded the debt
+    Column("transfer_id", Id, ForeignKey("ledger_transfers.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("amount_minor > 0 AND refunded_minor >= 0 AND refunded_minor <= amount_minor",
+                    name="amounts_valid"),
 )
 
 gateway_events = Table(
@@ -473,11 +530,92 @@ async def fees_released(conn: AsyncConnection, merchant_id: int, currency: str, 
     return int((await conn.execute(query)).scalar_one())
 
 
-async def gateway_reference_of(conn: AsyncConnection, payment_id: int) -> str:
-    query = select(payments.c.gateway_reference).where(payments.c.id == payment_id)
-    return (await conn.execute(query)).scalar_one()
-
-
 async def payments_of_order(conn: AsyncConnection, order_id: int) -> list[dict[str, Any]]:
     query = select(payments).where(payments.c.order_id == order_id).order_by(payments.c.id)
     return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+# --- instalments -------------------------------------------------------------------------------------------------
+
+async def insert_plan(conn: AsyncConnection, values: dict[str, Any], schedule: list[dict[str, Any]]) -> int:
+    plan_id = (await conn.execute(instalment_plans.insert().values(**values)
+                                  .returning(instalment_plans.c.id))).scalar_one()
+    await conn.execute(instalments.insert(), [row | {"plan_id": plan_id} for row in schedule])
+    return plan_id
+
+
+async def get_plan(conn: AsyncConnection, plan_id: int, *, for_update: bool = False) -> dict[str, Any] | None:
+    query = select(instalment_plans).where(instalment_plans.c.id == plan_id)
+    if for_update and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await conn.execute(query)).mappings().first()
+    return dict(row) if row else None
+
+
+async def plan_of_order(conn: AsyncConnection, order_id: int, *, for_update: bool = False) -> dict[str, Any] | None:
+    query = select(instalment_plans).where(instalment_plans.c.order_id == order_id)
+    if for_update and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await conn.execute(query)).mappings().first()
+    return dict(row) if row else None
+
+
+async def plans_of_customer(conn: AsyncConnection, customer_id: int | None) -> list[dict[str, Any]]:
+    query = select(instalment_plans).order_by(instalment_plans.c.id.desc())
+    if customer_id is not None:
+        query = query.where(instalment_plans.c.customer_id == customer_id)
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+async def instalments_of(conn: AsyncConnection, plan_ids: list[int]) -> list[dict[str, Any]]:
+    if not plan_ids:
+        return []
+    query = select(instalments).where(instalments.c.plan_id.in_(plan_ids)).order_by(instalments.c.plan_id,
+                                                                                     instalments.c.number)
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+async def update_instalment(conn: AsyncConnection, instalment_id: int, values: dict[str, Any]) -> None:
+    await conn.execute(instalments.update().where(instalments.c.id == instalment_id).values(**values))
+
+
+async def set_plan_status(conn: AsyncConnection, plan_id: int, status: str, now: datetime) -> None:
+    await conn.execute(instalment_plans.update().where(instalment_plans.c.id == plan_id)
+                       .values(status=status, updated_at=now))
+
+
+async def plans_falling_behind(conn: AsyncConnection, today: Any, limit: int) -> list[int]:
+    """Active plans with an instalment due before today and not paid in full."""
+    late = select(instalments.c.id).where(instalments.c.plan_id == instalment_plans.c.id,
+                                          instalments.c.due_on < today,
+                                          instalments.c.paid_minor < instalments.c.amount_minor)
+    query = (select(instalment_plans.c.id).where(instalment_plans.c.status == "active", late.exists())
+             .order_by(instalment_plans.c.id).limit(limit))
+    return list((await conn.execute(query)).scalars())
+
+
+async def insert_repayment(conn: AsyncConnection, values: dict[str, Any]) -> int | None:
+    insert = upsert_insert(conn, instalment_repayments).values(**values)
+    insert = insert.on_conflict_do_nothing(index_elements=["gateway_reference"])
+    return (await conn.execute(insert.returning(instalment_repayments.c.id))).scalar_one_or_none()
+
+
+async def repayments_of(conn: AsyncConnection, plan_id: int) -> list[dict[str, Any]]:
+    query = (select(instalment_repayments).where(instalment_repayments.c.plan_id == plan_id)
+             .order_by(instalment_repayments.c.id.desc()))
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+async def add_repayment_refunded(conn: AsyncConnection, repayment_id: int, amount_minor: int) -> bool:
+    result = await conn.execute(
+        instalment_repayments.update()
+        .where(instalment_repayments.c.id == repayment_id,
+               instalment_repayments.c.refunded_minor + amount_minor <= instalment_repayments.c.amount_minor)
+        .values(refunded_minor=instalment_repayments.c.refunded_minor + amount_minor)
+    )
+    return result.rowcount == 1
+
+
+async def add_fee_refunded(conn: AsyncConnection, plan_id: int, amount_minor: int) -> None:
+    await conn.execute(instalment_plans.update().where(instalment_plans.c.id == plan_id)
+                       .values(fee_refunded_minor=instalment_plans.c.fee_refunded_minor + amount_minor))

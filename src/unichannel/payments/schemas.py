@@ -98,3 +98,29 @@ class SettlementOut(BaseModel):
 class WebhookOut(BaseModel):
     event_id: str
     outcome: str  # captured, voided, refunded, duplicate, ignored
+
+
+class InstalmentOut(BaseModel):
+    number: int
+    due_on: date
+    amount: AmountOut  # owed for this instalment (lower than scheduled once a refund paid part of it)
+    paid: AmountOut
+    paid_at: datetime | None
+    is_late: bool
+
+
+class PlanOut(BaseModel):
+    id: int
+    order_id: int
+    status: str  # active, overdue, paid_off
+    months: int
+    total: AmountOut
+    fee: AmountOut
+    owed: AmountOut
+    instalments: list[InstalmentOut]
+
+
+class RepayIn(StrictModel):
+    early: bool = Field(default=False, description="pay everything still owed now, instead of the next instalment")
+    method: str = Field(default="card", pattern=r"^(card|wallet)$")
+    token: str | None = Field(default=None, max_length=200)

@@ -23,7 +23,7 @@ from unichannel.errors import (
     RefundExceedsCaptured,
     UnknownPayment,
 )
-from unichannel.payments import model, rates, repository
+from unichannel.payments import instalments, model, rates, repository
 from unichannel.payments.gateway import Authorization, PaymentGateway
 from unichannel.payments.model import AccountKind, Conversion, PaymentState, TransferKind
 from unichannel.uow import UnitOfWork, UnitOfWorkFactory
@@ -110,9 +110,10 @@ async def void_payment(uow: UnitOfWork, gateway_reference: str) -> str:
 
 async def refund_paid_back(uow: UnitOfWork, refund_key: str | None) -> str:
     """The gateway reports a refund paid: the refund it names is `succeeded` (once)."""
-    if not refund_key or not refund_key.startswith("refund:") or not refund_key[7:].isdigit():
-        return "ignored"
-    refund_id = int(refund_key[7:])
+    parts = (refund_key or "").split(":")
+    if len(parts) != 2 or parts[0] != "refund" or not parts[1].isdigit():
+        return "ignored"  # a part of a refund paid in several parts: marked when all are paid, by pay_back
+    refund_id = int(parts[1])
     if await repository.update_refund(uow.conn, refund_id, "processing", {"status": "succeeded", "updated_at": uow.now()}):
         found = await repository.get_refund(uow.conn, refund_id)
         uow.emit("refund.succeeded", "refund", refund_id, {"refund_id": refund_id, "order_id": found["order_id"]})
@@ -171,9 +172,14 @@ async def refund(
         refund_id = await repository.insert_refund(uow.conn, {
             "payment_id": payment["id"], "order_id": order["id"], "merchant_id": order["merchant_id"],
             "amount_minor": amount_minor, "currency": state.currency, "reason": reason, "status": "requested",
-            "requested_by": actor, "created_at": now, "updated_at": now,
+            "requested_by": actor, "gateway_minor": amount_minor, "created_at": now, "updated_at": now,
         })
     values["transfer_id"] = await repository.post(uow.conn, transfer, f"refund:{refund_id}", now)
+    if payment["gateway"] == instalments.GATEWAY:
+        parts = await instalments.offset_refund(uow, order, amount_minor, payment["refunded_minor"], refund_id)
+    else:
+        parts = [[payment["gateway_reference"], amount_minor]]
+    values |= {"gateway_parts": parts, "gateway_minor": sum(part[1] for part in parts)}
     if not await repository.update_refund(uow.conn, refund_id, "requested", values):
         raise Conflict("the refund was decided meanwhile", field="refund_id")
     uow.emit("refund.approved", "refund", refund_id, {
@@ -202,7 +208,7 @@ async def request_refund(
     refund_id = await repository.insert_refund(uow.conn, {
         "payment_id": payment["id"], "order_id": order["id"], "merchant_id": order["merchant_id"],
         "amount_minor": amount_minor, "currency": payment["currency"], "reason": reason, "status": "requested",
-        "requested_by": principal.key, "created_at": now, "updated_at": now,
+        "requested_by": principal.key, "gateway_minor": amount_minor, "created_at": now, "updated_at": now,
     })
     uow.emit("refund.requested", "refund", refund_id, {
         "refund_id": refund_id, "order_id": order["id"], "merchant_id": order["merchant_id"],
@@ -233,16 +239,18 @@ async def decide_refund(
 
 async def pay_back_processing_refunds(uow_factory: UnitOfWorkFactory, gateway: PaymentGateway, limit: int = 100
                                       ) -> list[int]:
-    """Asks the gateway to pay back each refund the ledger has approved; marks it succeeded once the gateway has.
-    Called after the approving transaction commits, and by the sweeper for any left over (a crash in between):
-    the gateway call is keyed on the refund, so a retry never pays twice."""
+    """Asks the gateway to pay back each refund the ledger has approved (in its parts: one capture, or for an
+    instalment order the shopper's repayments); marks it succeeded once the gateway has. Called after the approving
+    transaction commits, and by the sweeper for any left over (a crash in between): every gateway call is keyed on
+    the refund and part, so a retry never pays twice."""
     async with uow_factory(read_only=True) as uow:
         waiting = await repository.refunds_in_status(uow.conn, "processing", limit)
-        references = {r["id"]: await repository.gateway_reference_of(uow.conn, r["payment_id"]) for r in waiting}
     done = []
     for found in waiting:
-        await gateway.refund(references[found["id"]], found["amount_minor"], found["currency"],
-                             idempotency_key=f"refund:{found['id']}")
+        parts = found["gateway_parts"] or []
+        for number, (reference, amount) in enumerate(parts):
+            key = f"refund:{found['id']}" if len(parts) == 1 else f"refund:{found['id']}:{number}"
+            await gateway.refund(reference, amount, found["currency"], idempotency_key=key)
         async with uow_factory() as uow:
             if await refund_paid_back(uow, f"refund:{found['id']}") == "refunded":
                 done.append(found["id"])

@@ -1,4 +1,4 @@
-"""ledger: accounts, transfers, entries (immutable); payments, gateway events, refunds, settlements
+"""ledger: accounts, transfers, entries (immutable); payments, gateway events, refunds, settlements, instalment plans
 
 Revision ID: 0003
 Revises: 0002
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 import unichannel.db
 
@@ -43,6 +44,29 @@ def upgrade() -> None:
     sa.UniqueConstraint('id', 'currency', name='uq_ledger_accounts_id_currency'),
     sa.UniqueConstraint('kind', 'owner_id', 'currency', name='uq_ledger_accounts_key')
     )
+    op.create_table('instalment_plans',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('order_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('total_minor', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('fee_minor', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('fee_refunded_minor', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('months', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('created_at', unichannel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', unichannel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("status IN ('active', 'overdue', 'paid_off')", name=op.f('ck_instalment_plans_status_known')),
+    sa.CheckConstraint('months IN (3, 6, 12)', name=op.f('ck_instalment_plans_months_offered')),
+    sa.CheckConstraint('total_minor > 0 AND fee_minor >= 0 AND fee_refunded_minor BETWEEN 0 AND fee_minor', name=op.f('ck_instalment_plans_amounts_valid')),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_instalment_plans_customer_id_customers')),
+    sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_instalment_plans_order_id_orders')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_instalment_plans')),
+    sa.UniqueConstraint('order_id', name=op.f('uq_instalment_plans_order_id'))
+    )
+    with op.batch_alter_table('instalment_plans', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_instalment_plans_customer_id'), ['customer_id'], unique=False)
+
     op.create_table('ledger_transfers',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('kind', sa.String(length=24), nullable=False),
@@ -106,6 +130,41 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_payments_order_id'), ['order_id'], unique=False)
         batch_op.create_index('uq_payments_captured_order', ['order_id'], unique=True, sqlite_where=sa.text("status = 'captured'"), postgresql_where=sa.text("status = 'captured'"))
 
+    op.create_table('instalment_repayments',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('plan_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('gateway_reference', sa.String(length=120), nullable=False),
+    sa.Column('amount_minor', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('refunded_minor', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('transfer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('created_at', unichannel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('amount_minor > 0 AND refunded_minor >= 0 AND refunded_minor <= amount_minor', name=op.f('ck_instalment_repayments_amounts_valid')),
+    sa.ForeignKeyConstraint(['plan_id'], ['instalment_plans.id'], name=op.f('fk_instalment_repayments_plan_id_instalment_plans')),
+    sa.ForeignKeyConstraint(['transfer_id'], ['ledger_transfers.id'], name=op.f('fk_instalment_repayments_transfer_id_ledger_transfers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_instalment_repayments')),
+    sa.UniqueConstraint('gateway_reference', name=op.f('uq_instalment_repayments_gateway_reference'))
+    )
+    with op.batch_alter_table('instalment_repayments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_instalment_repayments_plan_id'), ['plan_id'], unique=False)
+
+    op.create_table('instalments',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('plan_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('number', sa.Integer(), nullable=False),
+    sa.Column('due_on', sa.Date(), nullable=False),
+    sa.Column('scheduled_minor', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('amount_minor', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('paid_minor', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('paid_at', unichannel.db.UTCDateTime(timezone=True), nullable=True),
+    sa.CheckConstraint('amount_minor >= 0 AND amount_minor <= scheduled_minor', name=op.f('ck_instalments_amount_within_schedule')),
+    sa.CheckConstraint('paid_minor >= 0 AND paid_minor <= amount_minor', name=op.f('ck_instalments_paid_within_amount')),
+    sa.ForeignKeyConstraint(['plan_id'], ['instalment_plans.id'], name=op.f('fk_instalments_plan_id_instalment_plans')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_instalments')),
+    sa.UniqueConstraint('plan_id', 'number', name='uq_instalments_plan_number')
+    )
+    with op.batch_alter_table('instalments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_instalments_plan_id'), ['plan_id'], unique=False)
+
     op.create_table('ledger_entries',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('transfer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -136,12 +195,15 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('requested_by', sa.String(length=64), nullable=False),
     sa.Column('decided_by', sa.String(length=64), nullable=True),
+    sa.Column('gateway_minor', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('gateway_parts', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('transfer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('created_at', unichannel.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', unichannel.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("(transfer_id IS NULL) = (status IN ('requested', 'rejected'))", name=op.f('ck_refunds_posted_when_approved')),
     sa.CheckConstraint("status IN ('requested', 'rejected', 'processing', 'succeeded')", name=op.f('ck_refunds_status_known')),
     sa.CheckConstraint('amount_minor > 0', name=op.f('ck_refunds_amount_positive')),
+    sa.CheckConstraint('gateway_minor >= 0', name=op.f('ck_refunds_gateway_part_not_negative')),
     sa.ForeignKeyConstraint(['merchant_id'], ['merchants.id'], name=op.f('fk_refunds_merchant_id_merchants')),
     sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_refunds_order_id_orders')),
     sa.ForeignKeyConstraint(['payment_id'], ['payments.id'], name=op.f('fk_refunds_payment_id_payments')),
@@ -222,6 +284,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_ledger_entries_credit_account_id'))
 
     op.drop_table('ledger_entries')
+    with op.batch_alter_table('instalments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_instalments_plan_id'))
+
+    op.drop_table('instalments')
+    with op.batch_alter_table('instalment_repayments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_instalment_repayments_plan_id'))
+
+    op.drop_table('instalment_repayments')
     with op.batch_alter_table('payments', schema=None) as batch_op:
         batch_op.drop_index('uq_payments_captured_order', sqlite_where=sa.text("status = 'captured'"), postgresql_where=sa.text("status = 'captured'"))
         batch_op.drop_index(batch_op.f('ix_payments_order_id'))
@@ -233,5 +303,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_ledger_transfers_created_at'))
 
     op.drop_table('ledger_transfers')
+    with op.batch_alter_table('instalment_plans', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_instalment_plans_customer_id'))
+
+    op.drop_table('instalment_plans')
     op.drop_table('ledger_accounts')
     op.drop_table('gateway_events')
