@@ -140,6 +140,9 @@ async def _live_lines(conn: AsyncConnection, report: Report) -> None:
     report.counts["order lines"] = (await conn.execute(select(func.count()).select_from(order_lines))).scalar_one()
 
 
+ALIASES = {"decision": "refund", "move": "order"}
+
+
 async def _idempotency(conn: AsyncConnection, report: Report) -> None:
     rows = (await conn.execute(select(idempotency_keys).where(idempotency_keys.c.resource.is_not(None)))).mappings()
     seen: dict[str, int] = {}
@@ -154,6 +157,8 @@ async def _idempotency(conn: AsyncConnection, report: Report) -> None:
             report.violations.append(Violation(5, f"{resource} is the result of two keys ({seen[resource]}, {row['id']})"))
         seen[resource] = row["id"]
         kind, _, ident = resource.partition(":")
+        if kind in ALIASES:  # a decision names its refund; a move names its order and the state it reached
+            kind, ident = ALIASES[kind], ident.split(":", 1)[0]
         response = row["response"] or {}
         response_id = response.get(f"{kind}_id", response.get("id"))
         if kind not in existing or not ident.isdigit() or int(ident) not in existing[kind] or response_id != int(ident):

@@ -21,6 +21,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 app.add_typer(bench_app, name="bench")
 app.add_typer(simulate_app, name="simulate")
+ledger_app = typer.Typer(help="Money: balances, daily settlement, the payment sweeper.", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
 console = Console()
 
 
@@ -92,8 +94,13 @@ def demo(
     factory = _factory(settings)
 
     async def run():  # noqa: ANN202
+        from unichannel.demo.money import seed_purchases
+        from unichannel.payments.gateway import SimulatedGateway
+
         try:
             summary = await seed(factory)
+            if summary.seeded:
+                summary.orders = await seed_purchases(factory, SimulatedGateway(clock=factory.clock))
             tokens = await issue_demo_tokens(factory)
             return summary, tokens
         finally:
@@ -102,7 +109,7 @@ def demo(
     summary, tokens = asyncio.run(run())
     if summary.seeded:
         console.print(f"[green]Seeded[/green] {summary.merchants} merchants, {summary.locations} locations, "
-                      f"{summary.products} products. {summary.fx_note}.")
+                      f"{summary.products} products, {summary.orders} paid orders. {summary.fx_note}.")
         for issue in summary.issues:
             console.print(f"  [dim]not imported: {issue}[/dim]")
     else:
@@ -112,6 +119,7 @@ def demo(
         ("API docs (OpenAPI)", f"{base}/api/v1/docs"),
         ("products", f"{base}/api/v1/products?q=hoodie"),
         ("stores, warehouses, village stations", f"{base}/api/v1/locations"),
+        ("the ledger (operator token)", f"{base}/api/v1/ledger/accounts"),
         ("operator token", tokens.operator),
         ("merchant token (woo-apparel)", tokens.merchant),
         ("clerk token (store HZ-WESTLAKE)", tokens.clerk),
@@ -169,7 +177,7 @@ def import_file(
         raise typer.Exit(1)
 
 
-@app.command()
+@ledger_app.command("settle")
 def settle(
     day: Annotated[str | None, typer.Option("--date", help="the business day, YYYY-MM-DD (default: yesterday in the "
                                                            "settlement time zone)")] = None,
@@ -221,6 +229,70 @@ def settle(
     if csv_file is not None:
         csv_file.write_text(payout_csv(rows), encoding="utf-8")
         console.print(f"payout report written to {csv_file}")
+
+
+@ledger_app.command("balances")
+def ledger_balances(
+    kind: Annotated[str | None, typer.Option(help="only accounts of this kind (escrow, merchant_payable, ...)")] = None,
+) -> None:
+    """Every ledger account with its balance, derived from the entries (credits minus debits)."""
+    from unichannel.errors import parse_choice
+    from unichannel.money import Money
+    from unichannel.payments import repository
+    from unichannel.payments.model import AccountKind
+
+    wanted = parse_choice(AccountKind, kind, "kind") if kind else None
+    factory = _factory(get_settings())
+
+    async def run():  # noqa: ANN202
+        try:
+            async with factory(read_only=True) as uow:
+                return await repository.balances(uow.conn, kind=wanted)
+        finally:
+            await factory.engine.dispose()
+
+    from rich.table import Table
+
+    table = Table(title="ledger balances")
+    for column in ("account", "kind", "owner", "balance"):
+        table.add_column(column, justify="right" if column != "kind" else "left")
+    for row in asyncio.run(run()):
+        owner = "platform" if row["owner_type"] == "platform" else f"{row['owner_type']} {row['owner_id']}"
+        table.add_row(str(row["id"]), row["kind"], owner, Money(row["balance_minor"], row["currency"]).display())
+    console.print(table)
+
+
+@ledger_app.command("sweep")
+def ledger_sweep() -> None:
+    """Run the payment sweeper once (the server runs it every few seconds): confirm receipt of orders delivered long
+    enough ago (releasing escrow), mark missed instalments overdue, pay back approved refunds, void stale holds."""
+    from datetime import timedelta
+
+    from unichannel.orders import service as orders_service
+    from unichannel.payments import instalments
+    from unichannel.payments import service as payments
+    from unichannel.payments.gateway import build_gateway
+
+    settings = get_settings()
+    factory = _factory(settings)
+    gateway = build_gateway(settings, factory.clock)
+
+    async def run():  # noqa: ANN202
+        try:
+            async with factory() as uow:
+                confirmed = await orders_service.confirm_delivered_orders(uow)
+            async with factory() as uow:
+                overdue = await instalments.mark_overdue(uow)
+            paid_back = await payments.pay_back_processing_refunds(factory, gateway)
+            stale = timedelta(minutes=settings.reservation_hold_minutes + 15)
+            voided = await payments.void_stale_authorizations(factory, gateway, stale)
+            return confirmed, overdue, paid_back, voided
+        finally:
+            await factory.engine.dispose()
+
+    confirmed, overdue, paid_back, voided = asyncio.run(run())
+    console.print(f"receipt confirmed: {len(confirmed)} orders; overdue plans: {len(overdue)}; refunds paid back: "
+                  f"{len(paid_back)}; stale authorizations voided: {len(voided)}")
 
 
 @app.command()

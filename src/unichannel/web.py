@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from unichannel import idempotency
 from unichannel.access.model import Principal, Role
 from unichannel.errors import DomainError, InvalidInput, Unauthenticated
 from unichannel.uow import UnitOfWork
@@ -141,5 +142,19 @@ async def optional_principal(
 Caller = Annotated[Principal, Depends(current_principal)]
 MaybeCaller = Annotated[Principal | None, Depends(optional_principal)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+
+async def claim_or_replay(
+    uow: UnitOfWork, caller: Principal, key: str | None, request: Request, body: Any
+) -> tuple[int | None, JSONResponse | None]:
+    """For a POST with an `Idempotency-Key`: (the claim to record the result under, None), or (None, the earlier
+    result to send again). Without a key: (None, None). The same key with another request is a 409."""
+    if key is None:
+        return None, None
+    fingerprint = idempotency.request_hash(request.method, request.url.path, body)
+    claim = await idempotency.claim(uow, caller.key, key, fingerprint)
+    if isinstance(claim, idempotency.Replay):
+        return None, JSONResponse(claim.response, status_code=claim.status_code, headers={"Idempotent-Replay": "true"})
+    return claim, None
+
 
 __all__ = ["Caller", "MaybeCaller", "IdempotencyKey", "Role", "new_uow", "install_error_handlers", "error_body"]

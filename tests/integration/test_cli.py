@@ -34,7 +34,7 @@ def demo_database(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, 
 
 def test_demo_seeds_merchants_of_every_kind_and_places_in_three_cities(demo_database):
     _, path, output = demo_database
-    assert "Seeded 4 merchants, 16 locations" in output
+    assert "Seeded 4 merchants, 16 locations" in output and "4 paid orders" in output
     with sqlite3.connect(path) as db:
         kinds = sorted(k for (k,) in db.execute("SELECT kind FROM merchants"))
         store_cities = {c for (c,) in db.execute("SELECT city FROM locations WHERE kind = 'store'")}
@@ -121,3 +121,29 @@ def test_singles_day_simulation_sells_every_unit_and_oversells_nothing(tmp_path)
     assert rows == {"SD-KETTLE": ("30", "30", "30"), "SD-EARBUDS": ("30", "30", "30")}
     assert "oversold = 0; unichannel check: clean" in result.stdout
     assert "not_started" in result.stdout  # shoppers arrived before the opening and were told so
+
+
+def test_the_demo_ledger_balances_and_settles_each_day_once(demo_database, tmp_path):
+    url, _, _ = demo_database
+    balances = unichannel(url, "ledger", "balances")
+    assert balances.returncode == 0, balances.stderr
+    assert "merchant_payable" in balances.stdout and "instalment_receivable" in balances.stdout
+    assert "USD 9.47" in balances.stdout  # the overseas brand was paid in dollars at the ECB rate
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    not_over = unichannel(url, "ledger", "settle", "--date", today.isoformat())
+    assert not_over.returncode == 2 and "not over yet" in not_over.stdout
+    bad = unichannel(url, "ledger", "settle", "--date", "11.11")
+    assert bad.returncode == 2 and "not a date" in bad.stderr
+    yesterday = (today - timedelta(days=1)).isoformat()
+    report = tmp_path / "payouts.csv"
+    first = unichannel(url, "ledger", "settle", "--date", yesterday, "--csv", str(report))
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert report.read_text().splitlines()[0] == "business_date,merchant_id,currency,carried_over,released,fee,refunded,payout"
+    again = unichannel(url, "ledger", "settle", "--date", yesterday)
+    assert again.returncode == 0
+    swept = unichannel(url, "ledger", "sweep")
+    assert swept.returncode == 0 and "receipt confirmed: 0 orders" in swept.stdout
+    assert "all invariants hold" in unichannel(url, "check").stdout

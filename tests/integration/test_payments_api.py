@@ -374,3 +374,25 @@ async def test_merchants_see_only_their_own_accounts_and_clerks_none(env):
                                    headers=world.auth("operator"))
     assert unknown.status_code == 422 and unknown.json()["field"] == "kind"
 
+
+
+async def test_retried_money_moves_with_an_idempotency_key_are_answered_again_not_repeated(env):
+    world = await build_world(env)
+    order_id = await paid_order(env, world)
+    await deliver(env, world, order_id)
+    asked = (await env.client.post(f"/api/v1/orders/{order_id}/refunds", json={"amount_minor": 900},
+                                   headers=world.auth("alice"))).json()
+    approve = f"/api/v1/orders/{order_id}/refunds/{asked['id']}/approve"
+    headers = {**world.auth("staff_a"), "Idempotency-Key": "approve-1"}
+    first, second = [await env.client.post(approve, headers=headers) for _ in range(2)]
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert second.headers["Idempotent-Replay"] == "true" and second.json()["id"] == first.json()["id"]
+    confirm = {**world.auth("alice"), "Idempotency-Key": "confirm-1"}
+    moves = [await env.client.post(f"/api/v1/orders/{order_id}/transitions", json={"to": "completed"},
+                                   headers=confirm) for _ in range(2)]
+    assert [m.status_code for m in moves] == [200, 200] and moves[1].headers["Idempotent-Replay"] == "true"
+    async with env.uow(read_only=True) as uow:
+        kinds = sorted((await uow.conn.execute(select(ledger_transfers.c.kind))).scalars())
+    assert kinds == ["capture", "refund", "release"]  # one of each, however often retried
+    assert len(env.gateway.refunds) == 1
+    await assert_ledger_checks_clean(env)

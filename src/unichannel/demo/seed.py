@@ -38,6 +38,7 @@ class DemoSummary:
     products: int = 0
     issues: list[str] = field(default_factory=list)
     fx_note: str = ""
+    orders: int = 0
 
 
 def with_cny_prices(parsed: ParsedFile, converter: CurrencyConverter, on: date) -> ParsedFile:

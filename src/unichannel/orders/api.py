@@ -18,7 +18,7 @@ from unichannel.orders.model import Address, DeliveryChoice, DeliveryMode, Order
 from unichannel.payments import service as payments_service
 from unichannel.orders.schemas import CancelIn, CheckoutOut, OrderOut, PayIn, PlaceOrderIn, TransitionIn
 from unichannel.uow import UnitOfWork
-from unichannel.web import Caller, ErrorOut, IdempotencyKey, new_uow
+from unichannel.web import Caller, ErrorOut, IdempotencyKey, claim_or_replay, new_uow
 
 router = APIRouter(tags=["orders"])
 
@@ -148,24 +148,34 @@ async def pay(
         return view
 
 
-@router.post("/orders/{order_id}/transitions", response_model=OrderOut)
-async def transition(request: Request, caller: Caller, order_id: IdPath, body: TransitionIn) -> OrderOut:
-    """Moves an order one step: allocated, shipped, delivered, completed (or cancelled)."""
+async def _move(request: Request, caller: Principal, order_id: int, target: OrderStatus, note: str,
+                idempotency_key: str | None, body: Any) -> Any:
     async with new_uow(request) as uow:
-        order = await service.move(uow, caller, order_id, body.to, note=body.note)
+        claim, replay = await claim_or_replay(uow, caller, idempotency_key, request, body)
+        if replay is not None:
+            return replay
+        order = await service.move(uow, caller, order_id, target, note=note)
         [view] = await order_views(uow, [order], with_history=True)
+        if claim is not None:  # each order reaches each state once: (order, state) names the result
+            await idempotency.record(uow, claim, f"move:{order_id}:{target.value}", 200, view.model_dump(mode="json"))
     await _refund_if_cancelled_after_payment(request, view)
     return view
+
+
+@router.post("/orders/{order_id}/transitions", response_model=OrderOut)
+async def transition(request: Request, caller: Caller, order_id: IdPath, body: TransitionIn,
+                     idempotency_key: IdempotencyKey = None) -> Any:
+    """Moves an order one step: allocated, shipped, delivered, completed (receipt confirmed: the escrow goes to the
+    merchant), or cancelled (paid money is refunded). With an `Idempotency-Key`, a retry returns the same answer."""
+    return await _move(request, caller, order_id, body.to, body.note, idempotency_key, body.model_dump(mode="json"))
 
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderOut)
-async def cancel(request: Request, caller: Caller, order_id: IdPath, body: CancelIn | None = None) -> OrderOut:
-    """Cancels an order and gives its held stock back."""
-    async with new_uow(request) as uow:
-        order = await service.move(uow, caller, order_id, OrderStatus.CANCELLED, note=body.reason if body else "")
-        [view] = await order_views(uow, [order], with_history=True)
-    await _refund_if_cancelled_after_payment(request, view)
-    return view
+async def cancel(request: Request, caller: Caller, order_id: IdPath, body: CancelIn | None = None,
+                 idempotency_key: IdempotencyKey = None) -> Any:
+    """Cancels an order, gives its held stock back and refunds what was paid."""
+    reason = body.reason if body else ""
+    return await _move(request, caller, order_id, OrderStatus.CANCELLED, reason, idempotency_key, {"reason": reason})
 
 
 async def _refund_if_cancelled_after_payment(request: Request, view: OrderOut) -> None:

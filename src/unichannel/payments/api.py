@@ -8,7 +8,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from unichannel import idempotency
 from unichannel.access.model import Principal, Role
@@ -34,7 +34,7 @@ from unichannel.payments.schemas import (
     WebhookOut,
 )
 from unichannel.uow import UnitOfWork
-from unichannel.web import Caller, ErrorOut, IdempotencyKey, new_uow
+from unichannel.web import Caller, ErrorOut, IdempotencyKey, claim_or_replay, new_uow
 
 router = APIRouter(tags=["payments"])
 
@@ -96,12 +96,9 @@ async def create_refund(
     locale = check_locale(locale)
     async with new_uow(request) as uow:
         order = await orders_service.visible_order(uow, caller, order_id)
-        claim = None
-        if idempotency_key is not None:
-            fingerprint = idempotency.request_hash("POST", f"/orders/{order_id}/refunds", body.model_dump(mode="json"))
-            claim = await idempotency.claim(uow, caller.key, idempotency_key, fingerprint)
-            if isinstance(claim, idempotency.Replay):
-                return JSONResponse(claim.response, status_code=claim.status_code, headers={"Idempotent-Replay": "true"})
+        claim, replay = await claim_or_replay(uow, caller, idempotency_key, request, body.model_dump(mode="json"))
+        if replay is not None:
+            return replay
         if caller.role is Role.SHOPPER:
             refund_id = await service.request_refund(uow, caller, order, body.amount_minor, body.reason)
         else:
@@ -114,29 +111,35 @@ async def create_refund(
     return view
 
 
-async def _decide(request: Request, caller: Principal, order_id: int, refund_id: int, approve: bool,
-                  locale: str) -> RefundOut:
+async def _decide(request: Request, caller: Principal, order_id: int, refund_id: int, approve: bool, locale: str,
+                  idempotency_key: str | None) -> Any:
     locale = check_locale(locale)
     async with new_uow(request) as uow:
         order = await orders_service.visible_order(uow, caller, order_id)
+        claim, replay = await claim_or_replay(uow, caller, idempotency_key, request, None)
+        if replay is not None:
+            return replay
         await service.decide_refund(uow, caller, order, refund_id, approve=approve)
         view = refund_view(await repository.get_refund(uow.conn, refund_id), locale)
+        if claim is not None:
+            await idempotency.record(uow, claim, f"decision:{refund_id}", 200, view.model_dump(mode="json"))
     await _pay_back(request)
     return view
 
 
 @router.post("/orders/{order_id}/refunds/{refund_id}/approve", response_model=RefundOut)
 async def approve_refund(request: Request, caller: Caller, order_id: IdPath, refund_id: IdPath,
-                         locale: LocaleQuery = "zh_CN") -> RefundOut:
-    """The merchant (or an operator) approves a requested refund: the money moves and the gateway pays it back."""
-    return await _decide(request, caller, order_id, refund_id, True, locale)
+                         idempotency_key: IdempotencyKey = None, locale: LocaleQuery = "zh_CN") -> Any:
+    """The merchant (or an operator) approves a requested refund: the money moves and the gateway pays it back.
+    With an `Idempotency-Key`, a retry returns the same answer."""
+    return await _decide(request, caller, order_id, refund_id, True, locale, idempotency_key)
 
 
 @router.post("/orders/{order_id}/refunds/{refund_id}/reject", response_model=RefundOut)
 async def reject_refund(request: Request, caller: Caller, order_id: IdPath, refund_id: IdPath,
-                        locale: LocaleQuery = "zh_CN") -> RefundOut:
+                        idempotency_key: IdempotencyKey = None, locale: LocaleQuery = "zh_CN") -> Any:
     """The merchant (or an operator) turns a refund request down; automatic confirmation resumes."""
-    return await _decide(request, caller, order_id, refund_id, False, locale)
+    return await _decide(request, caller, order_id, refund_id, False, locale, idempotency_key)
 
 
 async def _pay_back(request: Request) -> None:
