@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     payment_gateway: Literal["simulated", "stripe"] = Field(
         default="simulated", description="Who moves the money: the built-in simulated gateway, or Stripe."
     )
+    simulated_gateway_latency_ms: int = Field(
+        default=0, ge=0, le=60_000, description="The simulated gateway answers after this long (try a slow network)."
+    )
     stripe_secret_key: SecretStr | None = Field(default=None, description="Stripe secret API key (sk_...).")
     stripe_webhook_secret: SecretStr | None = Field(default=None, description="Stripe webhook signing secret.")
     token_cache_seconds: float = Field(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.test_orders_api import add, place
-from tests.integration.test_payments_api import PRICE, balances, deliver
+from tests.integration.test_payments_api import PRICE, balances, receive
 from tests.integration.world import build_world, count
 from unichannel.check import run_checks
 from unichannel.payments import instalments
@@ -55,9 +55,7 @@ async def test_paying_in_six_instalments_pays_the_order_at_once_from_money_the_p
 async def test_the_merchant_is_paid_as_for_any_purchase_while_the_platform_carries_the_receivable(env):
     world = await build_world(env)
     order_id, _ = await financed_order(env, world)
-    await deliver(env, world, order_id)
-    await env.client.post(f"/api/v1/orders/{order_id}/transitions", json={"to": "completed"},
-                          headers=world.auth("alice"))
+    await receive(env, world, order_id)
     account = await balances(env, world)
     assert account[("merchant_payable", world.ids["brand_a"], "CNY")] == PRICE - 495
     assert account[("instalment_receivable", world.ids["alice"], "CNY")] == -(PRICE + SIX_MONTH_FEE)

@@ -37,6 +37,14 @@ async def deliver(env, world, order_id: int) -> None:
         assert moved.status_code == 200, moved.text
 
 
+async def receive(env, world, order_id: int) -> None:
+    """Ships and delivers the order, and the shopper confirms receipt: its escrow is released."""
+    await deliver(env, world, order_id)
+    confirmed = await env.client.post(f"/api/v1/orders/{order_id}/transitions", json={"to": "completed"},
+                                      headers=world.auth("alice"))
+    assert confirmed.status_code == 200, confirmed.text
+
+
 async def balances(env, world, who: str = "operator") -> dict[tuple[str, int, str], int]:
     response = await env.client.get("/api/v1/ledger/accounts", headers=world.auth(who))
     assert response.status_code == 200, response.text
@@ -156,9 +164,7 @@ async def test_an_approved_partial_refund_before_release_comes_out_of_escrow_and
 async def test_a_refund_after_release_comes_out_of_the_merchant_payable_with_the_fee_given_back(env):
     world = await build_world(env)
     order_id = await paid_order(env, world)
-    await deliver(env, world, order_id)
-    await env.client.post(f"/api/v1/orders/{order_id}/transitions", json={"to": "completed"},
-                          headers=world.auth("alice"))
+    await receive(env, world, order_id)
     refunded = await env.client.post(f"/api/v1/orders/{order_id}/refunds", json={"amount_minor": 3300},
                                      headers=world.auth("staff_a"))
     assert refunded.status_code == 201, refunded.text
@@ -257,9 +263,7 @@ async def test_bad_refund_input_is_a_clear_422_and_writes_nothing(env, body):
 async def test_the_daily_settlement_pays_out_the_payable_once_even_if_run_twice(env):
     world = await build_world(env)
     order_id = await paid_order(env, world)
-    await deliver(env, world, order_id)
-    await env.client.post(f"/api/v1/orders/{order_id}/transitions", json={"to": "completed"},
-                          headers=world.auth("alice"))
+    await receive(env, world, order_id)
     day = env.clock.now().astimezone(ZoneInfo("Asia/Shanghai")).date()
     early = await env.client.post(f"/api/v1/settlements/{day}", headers=world.auth("operator"))
     assert early.status_code == 422 and early.json()["field"] == "business_date"  # the day is not over
@@ -293,9 +297,7 @@ async def test_the_daily_settlement_pays_out_the_payable_once_even_if_run_twice(
 async def test_a_refund_after_payout_leaves_a_negative_payable_that_is_carried_over_not_paid(env):
     world = await build_world(env)
     order_id = await paid_order(env, world)
-    await deliver(env, world, order_id)
-    await env.client.post(f"/api/v1/orders/{order_id}/transitions", json={"to": "completed"},
-                          headers=world.auth("alice"))
+    await receive(env, world, order_id)
     day = env.clock.now().astimezone(ZoneInfo("Asia/Shanghai")).date()
     env.clock.advance(days=1)
     await env.client.post(f"/api/v1/settlements/{day}", headers=world.auth("operator"))
@@ -317,9 +319,7 @@ async def test_a_merchant_in_another_currency_is_paid_at_the_dated_ecb_rate_whic
         await uow.conn.execute(text("UPDATE merchants SET currency = 'USD', kind = 'overseas_brand' WHERE id = :id"),
                                {"id": world.ids["brand_a"]})
     order_id = await paid_order(env, world)
-    await deliver(env, world, order_id)
-    await env.client.post(f"/api/v1/orders/{order_id}/transitions", json={"to": "completed"},
-                          headers=world.auth("alice"))
+    await receive(env, world, order_id)
     view = await payment(env, world, order_id)
     release = next(t for t in view["transfers"] if t["kind"] == "release")
     assert release["fx_rate"] == view["fx_rate"] and release["fx_rate_date"] == view["fx_rate_date"]
@@ -362,9 +362,7 @@ async def test_a_second_captured_payment_for_one_order_is_refused_by_the_databas
 async def test_merchants_see_only_their_own_accounts_and_clerks_none(env):
     world = await build_world(env)
     order_id = await paid_order(env, world)
-    await deliver(env, world, order_id)
-    await env.client.post(f"/api/v1/orders/{order_id}/transitions", json={"to": "completed"},
-                          headers=world.auth("alice"))
+    await receive(env, world, order_id)
     assert await balances(env, world, "staff_a") == {("merchant_payable", world.ids["brand_a"], "CNY"): PRICE - FEE}
     assert await balances(env, world, "staff_b") == {}
     assert await balances(env, world, "alice") == {("shopper_funding", world.ids["alice"], "CNY"): -PRICE}

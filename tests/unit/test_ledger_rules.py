@@ -201,3 +201,18 @@ def test_an_instalment_plan_lends_the_total_to_the_shopper_and_books_the_fee():
         ALICE_CNY: 100000,
         model.platform_account(AccountKind.INSTALMENT_FEE_REVENUE, "CNY"): 4500,
     }
+
+
+def test_the_gateway_the_settings_name_is_the_one_built():
+    from unichannel.clock import SystemClock
+    from unichannel.payments.gateway import SimulatedGateway, build_gateway
+    from unichannel.payments.stripe import StripeGateway
+    from unichannel.settings import Settings
+
+    simulated = build_gateway(Settings(simulated_gateway_latency_ms=250), SystemClock())
+    assert isinstance(simulated, SimulatedGateway) and simulated.latency_ms == 250
+    stripe = build_gateway(Settings(payment_gateway="stripe", stripe_secret_key="sk_test_x",
+                                    stripe_webhook_secret="whsec_x"), SystemClock())
+    assert isinstance(stripe, StripeGateway) and stripe.name == "stripe"
+    with pytest.raises(ValueError, match="STRIPE_SECRET_KEY"):
+        Settings(payment_gateway="stripe")

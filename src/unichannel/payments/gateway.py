@@ -217,4 +217,4 @@ def build_gateway(settings: Settings, clock: Clock) -> PaymentGateway:
         assert settings.stripe_secret_key is not None and settings.stripe_webhook_secret is not None
         return StripeGateway(settings.stripe_secret_key.get_secret_value(),
                              settings.stripe_webhook_secret.get_secret_value())
-    return SimulatedGateway(clock=clock)
+    return SimulatedGateway(clock=clock, latency_ms=settings.simulated_gateway_latency_ms)

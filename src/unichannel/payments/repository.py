@@ -250,6 +250,14 @@ settlements = Table(
 )
 
 
+async def _one(conn: AsyncConnection, query: Any, for_update: bool) -> dict[str, Any] | None:
+    """The first row of `query`, locked for the transaction (on PostgreSQL) when asked."""
+    if for_update and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await conn.execute(query)).mappings().first()
+    return dict(row) if row else None
+
+
 # --- accounts and transfers -------------------------------------------------------------------------------------
 
 async def account_ids(conn: AsyncConnection, keys: set[AccountKey], now: datetime) -> dict[AccountKey, int]:
@@ -392,11 +400,7 @@ async def insert_payment(conn: AsyncConnection, values: dict[str, Any]) -> int |
 
 async def payment_by_reference(conn: AsyncConnection, gateway_reference: str, *, for_update: bool = False
                                ) -> dict[str, Any] | None:
-    query = select(payments).where(payments.c.gateway_reference == gateway_reference)
-    if for_update and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = (await conn.execute(query)).mappings().first()
-    return dict(row) if row else None
+    return await _one(conn, select(payments).where(payments.c.gateway_reference == gateway_reference), for_update)
 
 
 async def payment_by_request_key(conn: AsyncConnection, request_key: str) -> dict[str, Any] | None:
@@ -430,10 +434,7 @@ async def authorizations_older_than(conn: AsyncConnection, before: datetime, lim
 
 async def captured_payment(conn: AsyncConnection, order_id: int, *, for_update: bool = False) -> dict[str, Any] | None:
     query = select(payments).where(payments.c.order_id == order_id, payments.c.status == "captured")
-    if for_update and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = (await conn.execute(query)).mappings().first()
-    return dict(row) if row else None
+    return await _one(conn, query, for_update)
 
 
 async def add_refunded(conn: AsyncConnection, payment_id: int, amount_minor: int, after_release: bool,
@@ -545,19 +546,11 @@ async def insert_plan(conn: AsyncConnection, values: dict[str, Any], schedule: l
 
 
 async def get_plan(conn: AsyncConnection, plan_id: int, *, for_update: bool = False) -> dict[str, Any] | None:
-    query = select(instalment_plans).where(instalment_plans.c.id == plan_id)
-    if for_update and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = (await conn.execute(query)).mappings().first()
-    return dict(row) if row else None
+    return await _one(conn, select(instalment_plans).where(instalment_plans.c.id == plan_id), for_update)
 
 
 async def plan_of_order(conn: AsyncConnection, order_id: int, *, for_update: bool = False) -> dict[str, Any] | None:
-    query = select(instalment_plans).where(instalment_plans.c.order_id == order_id)
-    if for_update and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = (await conn.execute(query)).mappings().first()
-    return dict(row) if row else None
+    return await _one(conn, select(instalment_plans).where(instalment_plans.c.order_id == order_id), for_update)
 
 
 async def plans_of_customer(conn: AsyncConnection, customer_id: int | None) -> list[dict[str, Any]]:
