@@ -88,6 +88,13 @@ class LimitExceeded(Conflict):
     code = "limit_exceeded"
 
 
+class CannotFulfil(Conflict):
+    """No location this delivery promise may come from has the units (or, for a promise that cannot be split, no
+    single one has them all)."""
+
+    code = "cannot_fulfil"
+
+
 class ReservationExpired(Conflict):
     code = "reservation_expired"
 
@@ -176,6 +183,7 @@ ALL_ERRORS: tuple[type[DomainError], ...] = (
     LimitExceeded,
     NotParticipating,
     ReservationExpired,
+    CannotFulfil,
     IllegalTransition,
     IdempotencyKeyReused,
     EmptyCart,
