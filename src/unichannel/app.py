@@ -20,6 +20,7 @@ from unichannel.clock import Clock, SystemClock
 from unichannel.customers.api import router as customers_router
 from unichannel.db import create_engine
 from unichannel.events import EventBus, OutboxRelay
+from unichannel.fulfillment.api import router as fulfillment_router
 from unichannel.inventory.api import router as inventory_router
 from unichannel.orders import service as orders_service
 from unichannel.orders.api import router as orders_router
@@ -120,7 +121,7 @@ def create_app(
     )
     install_error_handlers(app)
     for router in (catalog_router, inventory_router, customers_router, cart_router, orders_router, payments_router,
-                   promotions_router):
+                   promotions_router, fulfillment_router):
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
 
     # The flash-sale hot path is a plain route ahead of every other, so an 11.11 request is matched first and pays

@@ -57,6 +57,12 @@ class Settings(BaseSettings):
         default={"3": 230, "6": 450, "12": 750},
         description="The fee of an instalment plan per number of months, in basis points of the amount financed.",
     )
+    home_delivery_fee_minor: int = Field(default=1000, ge=0, description="Home delivery fee (cart currency).")
+    home_delivery_free_over_minor: int = Field(default=9900, ge=0, description="Home delivery is free from here.")
+    express_delivery_fee_minor: int = Field(default=800, ge=0, description="30-minute delivery fee.")
+    station_delivery_fee_minor: int = Field(default=300, ge=0, description="Village station pickup fee.")
+    station_delivery_free_over_minor: int = Field(default=5000, ge=0,
+                                                  description="Village station pickup is free from here.")
     settlement_timezone: str = Field(
         default="Asia/Shanghai", description="A settlement day runs from midnight to midnight in this time zone."
     )

@@ -16,7 +16,7 @@ import pytest
 import unichannel
 
 SOURCE_ROOT = Path(unichannel.__file__).parent
-CONTEXTS = ("catalog", "inventory", "customers", "checkout", "orders", "payments")
+CONTEXTS = ("catalog", "inventory", "customers", "checkout", "orders", "payments", "fulfillment")
 CONTEXT_MODULES = ("model.py", "service.py", "repository.py", "api.py", "schemas.py")
 
 MODEL_FILES = sorted(SOURCE_ROOT.glob("*/model.py"))

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from unichannel.errors import CannotFulfil
+from unichannel.errors import CannotFulfil, InvalidInput
 from unichannel.fulfillment.model import Line, Plan, Promise, Source, Strategy, select_sources
 from unichannel.orders.model import distance_km
 
@@ -155,3 +155,70 @@ def delivery_options(
             fee = 0 if subtotal_minor >= terms.station_free_over_minor else terms.station_fee_minor
             offer(Promise.STATION_PICKUP, station.location_id, fee, run, run, plan)
     return options
+
+
+@dataclass(frozen=True, slots=True)
+class LocationTerms:
+    """What a location's `details` say about delivering from it (each with a default)."""
+
+    hours: OpeningHours | None  # None: no opening hours (a warehouse)
+    delivery_radius_km: float
+    express_orders_per_hour: int
+    shelf_minimum: int
+    priority: int
+    service_radius_km: float  # a village station's service area
+    run_weekdays: tuple[int, ...]
+    run_time: time
+
+
+STORE_HOURS = OpeningHours(time(9), time(22))
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _clock_time(value: object, field_name: str) -> time:
+    try:
+        hour, minute = str(value).split(":")
+        return time(int(hour), int(minute))
+    except ValueError:
+        raise InvalidInput(f"{value!r} is not a time like 09:30", field=f"details.{field_name}") from None
+
+
+def _number(details: dict, key: str, default: float, low: float, high: float, *, whole: bool = False) -> float:
+    value = details.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or (whole and not isinstance(value, int)) \
+            or not low <= value <= high:
+        kind = "a whole number" if whole else "a number"
+        raise InvalidInput(f"{key} is {kind} from {low:g} to {high:g}", field=f"details.{key}")
+    return value
+
+
+def location_terms(kind: str, details: dict) -> LocationTerms:
+    """Reads (and checks) a location's delivery details: `opening_hours` {"opens": "09:00", "closes": "22:00"},
+    `delivery_radius_km` (3), `express_orders_per_hour` (20), `shelf_minimum` (0), `priority` (100); a village
+    station's `service_radius_km` (10), `runs` (["tue", "fri"]) and `run_time` ("14:00"). InvalidInput names the
+    bad key."""
+    hours = None
+    if kind in ("store", "popup"):
+        raw = details.get("opening_hours")
+        hours = STORE_HOURS
+        if raw is not None:
+            if not isinstance(raw, dict):
+                raise InvalidInput("opening_hours is {\"opens\": \"09:00\", \"closes\": \"22:00\"}",
+                                   field="details.opening_hours")
+            hours = OpeningHours(_clock_time(raw.get("opens"), "opening_hours.opens"),
+                                 _clock_time(raw.get("closes"), "opening_hours.closes"))
+            if hours.closes <= hours.opens:
+                raise InvalidInput("a store closes after it opens", field="details.opening_hours")
+    runs = details.get("runs", ["tue", "fri"])
+    if not isinstance(runs, list) or not runs or any(day not in WEEKDAYS for day in runs):
+        raise InvalidInput(f"runs is a list of days: {', '.join(WEEKDAYS)}", field="details.runs")
+    return LocationTerms(
+        hours=hours,
+        delivery_radius_km=_number(details, "delivery_radius_km", 3.0, 0.1, 50),
+        express_orders_per_hour=int(_number(details, "express_orders_per_hour", 20, 0, 10_000, whole=True)),
+        shelf_minimum=int(_number(details, "shelf_minimum", 0, 0, 1_000_000, whole=True)),
+        priority=int(_number(details, "priority", 100, 0, 1_000_000, whole=True)),
+        service_radius_km=_number(details, "service_radius_km", 10.0, 0.1, 100),
+        run_weekdays=tuple(sorted(WEEKDAYS.index(day) for day in runs)),
+        run_time=_clock_time(details.get("run_time", "14:00"), "run_time"),
+    )

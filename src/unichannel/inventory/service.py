@@ -20,6 +20,7 @@ from unichannel.errors import (
     SoldOut,
     parse_choice,
 )
+from unichannel.fulfillment.promises import location_terms
 from unichannel.inventory import repository
 from unichannel.inventory.model import (
     LIVE_RESERVATION_STATUSES,
@@ -61,6 +62,7 @@ async def create_location(uow: UnitOfWork, values: dict[str, Any]) -> dict[str, 
     """Adds a location with a unique code and valid coordinates."""
     parse_choice(LocationKind, values["kind"], "kind")
     check_coordinates(values["latitude"], values["longitude"])
+    location_terms(values["kind"], values.get("details") or {})  # delivery details are checked before they are kept
     if await repository.get_location_by_code(uow.conn, values["code"]) is not None:
         raise AlreadyExists(f"a location with code {values['code']!r} exists", field="code")
     location_id = await repository.insert_location(uow.conn, {**values, "created_at": uow.now()})

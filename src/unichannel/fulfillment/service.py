@@ -1,0 +1,88 @@
+"""Fulfilment use cases: the delivery options of a member's cart.
+
+(Choosing one at checkout, shipments, receipt and returns arrive with the rest of issue 5.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from unichannel.catalog.model import Channel
+from unichannel.checkout import service as cart_service
+from unichannel.errors import EmptyCart
+from unichannel.fulfillment import repository
+from unichannel.fulfillment.model import Line, Source, Stock, Strategy
+from unichannel.fulfillment.promises import Option, OpeningHours, Station, Terms, delivery_options, location_terms
+from unichannel.uow import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class MerchantOptions:
+    merchant_id: int
+    subtotal_minor: int
+    currency: str
+    options: list[Option]
+
+
+def terms_for(uow: UnitOfWork, currency: str) -> Terms:
+    s = uow.settings
+    return Terms(currency=currency, timezone=s.settlement_timezone, home_fee_minor=s.home_delivery_fee_minor,
+                 home_free_over_minor=s.home_delivery_free_over_minor, express_fee_minor=s.express_delivery_fee_minor,
+                 station_fee_minor=s.station_delivery_fee_minor,
+                 station_free_over_minor=s.station_delivery_free_over_minor)
+
+
+async def sources_for(uow: UnitOfWork, variant_ids: list[int]) -> tuple[list[Source], dict[int, OpeningHours]]:
+    """Every active warehouse and store holding these variants, as source selection sees it now."""
+    now = uow.now()
+    hour_start = now.replace(minute=0, second=0, microsecond=0)
+    taken = await repository.express_orders_since(uow.conn, hour_start)
+    by_location: dict[int, dict[str, Any]] = {}
+    for row in await repository.stock_at_locations(uow.conn, variant_ids):
+        entry = by_location.setdefault(row["id"], {"row": row, "stock": {}})
+        entry["stock"][row["variant_id"]] = Stock(row["on_hand"], row["reserved"], row["safety_stock"])
+    sources, hours = [], {}
+    for location_id, entry in by_location.items():
+        row = entry["row"]
+        terms = location_terms(row["kind"], row["details"] or {})
+        if terms.hours is not None:
+            hours[location_id] = terms.hours
+        sources.append(Source(
+            location_id, row["kind"], row["latitude"], row["longitude"], entry["stock"], priority=terms.priority,
+            shelf_minimum=terms.shelf_minimum, delivery_radius_km=terms.delivery_radius_km,
+            courier_capacity_left=max(0, terms.express_orders_per_hour - taken.get(location_id, 0)),
+        ))
+    return sources, hours
+
+
+async def stations(uow: UnitOfWork) -> list[Station]:
+    found = []
+    for row in await repository.active_locations(uow.conn, ["village_station"]):
+        terms = location_terms(row["kind"], row["details"] or {})
+        found.append(Station(row["id"], row["latitude"], row["longitude"], terms.service_radius_km,
+                             terms.run_weekdays, terms.run_time))
+    return found
+
+
+async def options_for_cart(
+    uow: UnitOfWork, customer_id: int, address: tuple[float, float] | None, *, till_store_id: int | None = None
+) -> list[MerchantOptions]:
+    """The delivery options of each merchant's part of the cart (each part becomes one order and ships on its own).
+    Only options that stock and distance can keep are offered; an empty list means none can."""
+    channel = Channel.STORE if till_store_id is not None else Channel.ONLINE
+    priced = (await cart_service.view(uow, customer_id, channel)).priced
+    if not priced.items:
+        raise EmptyCart("the cart is empty", field="cart")
+    priced.require_purchasable()
+    sources, hours = await sources_for(uow, [p.item.variant_id for p in priced.items])
+    all_stations = await stations(uow)
+    terms = terms_for(uow, priced.currency)
+    result = []
+    for merchant_id, items in priced.by_merchant().items():
+        lines = [Line(p.item.line_id, p.item.variant_id, p.item.quantity) for p in items]
+        subtotal = sum(p.total_minor or 0 for p in items)
+        options = delivery_options(lines, subtotal, sources, hours, all_stations, now=uow.now(), terms=terms,
+                                   strategy=Strategy.NEAREST_FIRST, address=address, till_store_id=till_store_id)
+        result.append(MerchantOptions(merchant_id, subtotal, priced.currency, options))
+    return result
