@@ -72,7 +72,8 @@ async def test_operator_creates_a_merchant(env):
 
     assert created.status_code == 201, created.text
     assert created.json() == {"id": created.json()["id"], "slug": "west-lake-farm", "name": "West Lake Farm",
-                              "kind": "farm_cooperative", "country": "CN", "currency": "CNY"}
+                              "kind": "farm_cooperative", "country": "CN", "currency": "CNY",
+                              "fulfilment_strategy": "keep_shelves_stocked"}
     assert await count(env, merchants) == 4
 
 

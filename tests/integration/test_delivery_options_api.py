@@ -4,12 +4,13 @@ STORE-2 with none, a village station far to the south-west). The clock opens at 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 import pytest
 
 from tests.integration.test_orders_api import add
-from tests.integration.world import build_world
+from tests.integration.world import build_world, stock_of
 
 NEAR_STORE_1 = {"latitude": 30.2800, "longitude": 120.1300}  # about 0.5 km from STORE-1
 IN_THE_VILLAGE = {"latitude": 29.3700, "longitude": 119.2200}  # about 1 km from the station
@@ -103,3 +104,34 @@ async def test_a_store_with_impossible_delivery_details_is_refused(env, details,
         "code": "STORE-X", "name": "X", "kind": "store", "address": "1 Road", "city": "Hangzhou",
         "latitude": 30.27, "longitude": 120.15, "details": details}, headers=world.auth("operator"))
     assert response.status_code == 422 and response.json()["field"] == field, response.text
+
+
+@pytest.mark.parametrize("database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+async def test_two_checkouts_racing_for_a_stores_last_unit_by_30_minute_delivery_one_wins_the_other_is_offered_more(
+    env,
+):
+    world = await build_world(env, store_units=1)
+    for who in ("alice", "bob"):
+        await add(env, world, who)
+    env.clock.advance(hours=12)
+    express = {"mode": "express", "address": {"name": "N", "phone": "+8613900000999", "line1": "1 Lake Road",
+                                              "city": "Hangzhou", **NEAR_STORE_1}}
+
+    async def checkout(who: str):
+        return await env.client.post("/api/v1/orders", json={"delivery": express}, headers=world.auth(who))
+
+    results = await asyncio.gather(checkout("alice"), checkout("bob"))
+    assert sorted(r.status_code for r in results) == [201, 409]
+    [loser] = [who for who, r in zip(("alice", "bob"), results, strict=True) if r.status_code == 409]
+    assert results[("alice", "bob").index(loser)].json()["code"] == "cannot_fulfil"
+    [winner_order] = next(r for r in results if r.status_code == 201).json()["orders"]
+    assert (winner_order["delivery_mode"], winner_order["location_id"], winner_order["delivery_minor"]) == (
+        "express", world.ids["STORE-1"], 800)
+    assert await stock_of(env, world.ids["tee"], world.ids["STORE-1"]) == (1, 1)
+    offered = await options(env, world, loser, **NEAR_STORE_1)
+    assert ("express_30_min", world.ids["STORE-1"]) not in offered  # the store's last unit is gone
+    home = offered[("home_delivery", None)]  # the next best: home delivery from the warehouse
+    assert home["picks"][0]["location_id"] == world.ids["WH"]
+    second = await env.client.post("/api/v1/orders", json={"delivery": {**express, "mode": "home_delivery"}},
+                                   headers=world.auth(loser))
+    assert second.status_code == 201, second.text

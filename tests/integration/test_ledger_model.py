@@ -29,7 +29,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invar
 from sqlalchemy import func, select, text
 
 from tests.conftest import OPENING, Env
-from tests.integration.world import build_world
+from tests.integration.world import VILLAGER, build_world
 from unichannel.app import create_app
 from unichannel.check import run_checks
 from unichannel.clock import FixedClock
@@ -138,7 +138,7 @@ class LedgerMachine(RuleBasedStateMachine):
         added = self.call("POST", "/cart/lines", buyer, json={"sku": "TEE-M", "merchant": merchant,
                                                               "quantity": quantity})
         assert added.status_code == 201, added.text
-        placed = self.call("POST", "/orders", buyer, json={"delivery": {"mode": "pickup",
+        placed = self.call("POST", "/orders", buyer, json={"delivery": {"mode": "pickup", "address": VILLAGER,
                                                                          "location_id": self.world.ids["STATION"]}})
         assert placed.status_code == 201, placed.text
         order_id = placed.json()["orders"][0]["id"]
@@ -152,7 +152,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def pay_in_instalments(self, buyer: str, merchant: str, months: int) -> int:
         added = self.call("POST", "/cart/lines", buyer, json={"sku": "TEE-M", "merchant": merchant, "quantity": 1})
         assert added.status_code == 201, added.text
-        placed = self.call("POST", "/orders", buyer, json={"delivery": {"mode": "pickup",
+        placed = self.call("POST", "/orders", buyer, json={"delivery": {"mode": "pickup", "address": VILLAGER,
                                                                          "location_id": self.world.ids["STATION"]}})
         order_id = placed.json()["orders"][0]["id"]
         paid = self.call("POST", f"/orders/{order_id}/pay", buyer, json={"method": "instalments", "months": months})

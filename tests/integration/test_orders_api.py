@@ -9,7 +9,7 @@ from unichannel.inventory.repository import reservations
 from unichannel.orders.repository import checkouts, order_lines, orders
 from unichannel.payments.repository import ledger_transfers, payments
 
-from tests.integration.world import HOME, build_world, count, stock_of
+from tests.integration.world import HOME, VILLAGER, build_world, count, stock_of
 
 
 async def add(env, world, who: str, sku: str = "TEE-M", quantity: int = 1, merchant: str = "brand-a", **params):
@@ -117,18 +117,19 @@ async def test_store_pickup_holds_the_stores_own_units(env):
     assert await stock_of(env, world.ids["tee"], world.ids["WH"]) == (10, 0)
 
 
-async def test_store_pickup_beyond_the_stores_stock_is_sold_out_even_if_the_warehouse_has_it(env):
+async def test_store_pickup_beyond_the_stores_stock_cannot_be_promised_even_if_the_warehouse_has_it(env):
     world = await build_world(env)
     await add(env, world, "alice", quantity=3)
     placed = await place(env, world, "alice", delivery={"mode": "pickup", "location_id": world.ids["STORE-1"]})
-    assert placed.status_code == 409 and placed.json()["code"] == "sold_out"
+    assert placed.status_code == 409 and placed.json()["code"] == "cannot_fulfil"
     assert await stock_of(env, world.ids["tee"], world.ids["WH"]) == (10, 0)
 
 
 async def test_village_station_pickup_ships_from_a_warehouse(env):
     world = await build_world(env)
     await add(env, world, "alice")
-    placed = await place(env, world, "alice", delivery={"mode": "pickup", "location_id": world.ids["STATION"]})
+    placed = await place(env, world, "alice", delivery={"mode": "pickup", "location_id": world.ids["STATION"],
+                                                        "address": VILLAGER})
     assert placed.status_code == 201, placed.text
     order = placed.json()["orders"][0]
     assert order["location_id"] == world.ids["STATION"]

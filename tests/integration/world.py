@@ -96,6 +96,9 @@ async def build_world(env, *, warehouse_units: int = 10, store_units: int = 2) -
     return world
 
 
+VILLAGER = {"name": "Wang Fang", "phone": "+8613900000303", "line1": "3 Village Road", "city": "Jiande",
+            "latitude": 29.3700, "longitude": 119.2200}  # about 1 km from STATION, within its service area
+
 HOME = {"mode": "home_delivery", "address": {"name": "Alice", "phone": "+8613900000101", "line1": "1 Wensan Rd",
                                              "city": "Hangzhou", "latitude": 30.28, "longitude": 120.13}}
 

@@ -18,7 +18,6 @@ from unichannel.orders.model import (
     check_delivery_choice,
     check_transition,
     distance_km,
-    source_candidates,
 )
 
 S = OrderStatus
@@ -68,6 +67,8 @@ POPUP = Place(id=6, kind="popup", latitude=30.2590, longitude=120.1300)
 STATION = Place(id=5, kind="village_station", latitude=29.47478, longitude=119.27148)
 WAREHOUSE = Place(id=2, kind="warehouse", latitude=30.3000, longitude=120.2000)
 CLOSED_STORE = Place(id=8, kind="store", latitude=30.2741, longitude=120.1551, is_active=False)
+VILLAGER = Address(name="Wang Fang", phone="+8613800002222", line1="3 Village Road", city="Jiande",
+                   latitude=29.4800, longitude=119.2800)
 
 
 def _at(mode: DeliveryMode, place: Place) -> tuple[DeliveryChoice, Place]:
@@ -79,10 +80,12 @@ def _at(mode: DeliveryMode, place: Place) -> tuple[DeliveryChoice, Place]:
     [
         (DeliveryChoice(DeliveryMode.HOME_DELIVERY, address=ADDRESS), None),
         _at(DeliveryMode.PICKUP, STORE),
-        _at(DeliveryMode.PICKUP, STATION),
+        (DeliveryChoice(DeliveryMode.PICKUP, location_id=STATION.id, address=VILLAGER), STATION),
         _at(DeliveryMode.IN_STORE, POPUP),
+        (DeliveryChoice(DeliveryMode.EXPRESS, address=VILLAGER), None),
     ],
-    ids=["home-delivery-with-address", "pickup-at-store", "pickup-at-village-station", "in-store-at-popup"],
+    ids=["home-delivery-with-address", "pickup-at-store", "pickup-at-village-station", "in-store-at-popup",
+         "express-with-coordinates"],
 )
 def test_a_delivery_choice_is_accepted_where_it_can_be_served(choice: DeliveryChoice, place: Place | None) -> None:
     check_delivery_choice(choice, place)
@@ -97,9 +100,15 @@ def test_a_delivery_choice_is_accepted_where_it_can_be_served(choice: DeliveryCh
         (*_at(DeliveryMode.IN_STORE, STATION), "delivery.location_id",
          "in_store is not possible at a village_station"),
         (*_at(DeliveryMode.PICKUP, CLOSED_STORE), "delivery.location_id", "that location is closed"),
+        (*_at(DeliveryMode.PICKUP, POPUP), "delivery.location_id", "pickup is not possible at a popup"),
+        (*_at(DeliveryMode.PICKUP, STATION), "delivery.address",
+         "pickup at a village station needs the villager's address with coordinates"),
+        (DeliveryChoice(DeliveryMode.EXPRESS, address=ADDRESS), None, "delivery.address.latitude",
+         "30-minute delivery needs the address's coordinates"),
     ],
     ids=["home-delivery-without-address", "pickup-without-location", "pickup-at-warehouse",
-         "in-store-at-village-station", "closed-location"],
+         "in-store-at-village-station", "closed-location", "pickup-at-a-popup", "station-pickup-without-address",
+         "express-without-coordinates"],
 )
 def test_a_delivery_choice_is_refused_where_it_cannot_be_served(
     choice: DeliveryChoice, place: Place | None, field: str, message: str
@@ -107,71 +116,3 @@ def test_a_delivery_choice_is_refused_where_it_cannot_be_served(
     with pytest.raises(InvalidInput) as raised:
         check_delivery_choice(choice, place)
     assert (raised.value.field, raised.value.message) == (field, message)
-
-
-# --- where the goods come from ----------------------------------------------------------------------------------
-
-HANGZHOU = (30.2741, 120.1551)
-SHANGHAI = (31.2304, 121.4737)
-NINGBO = (29.8683, 121.5440)
-# Ids deliberately disagree with distance order, so "nearest first" and "by id" give different answers.
-WORLD = [
-    Place(id=1, kind="warehouse", latitude=SHANGHAI[0], longitude=SHANGHAI[1]),
-    Place(id=2, kind="warehouse", latitude=30.3000, longitude=120.2000),  # Hangzhou north-east
-    Place(id=3, kind="store", latitude=HANGZHOU[0], longitude=HANGZHOU[1]),
-    Place(id=4, kind="store", latitude=NINGBO[0], longitude=NINGBO[1]),
-    STATION,  # id 5, Jiande
-    POPUP,  # id 6, Hangzhou
-    Place(id=7, kind="warehouse", latitude=HANGZHOU[0], longitude=HANGZHOU[1], is_active=False),
-]
-
-
-def _home_delivery(latitude: float | None, longitude: float | None) -> DeliveryChoice:
-    address = Address(name="Li Wei", phone="+8613800001111", line1="1 Road", city="X", latitude=latitude,
-                      longitude=longitude)
-    return DeliveryChoice(DeliveryMode.HOME_DELIVERY, address=address)
-
-
-@pytest.mark.parametrize("mode", [DeliveryMode.IN_STORE, DeliveryMode.PICKUP], ids=["in-store", "store-pickup"])
-def test_a_till_sale_or_store_pickup_takes_the_goods_off_that_stores_shelf_only(mode: DeliveryMode) -> None:
-    assert source_candidates(DeliveryChoice(mode, location_id=3), STORE, WORLD) == [3]
-
-
-@pytest.mark.parametrize(
-    ("coordinates", "expected"),
-    [
-        (SHANGHAI, [1, 2, 4, 3]),  # warehouses: 0 km, ~160 km; stores: Ningbo ~152 km, Hangzhou ~165 km
-        (HANGZHOU, [2, 1, 3, 4]),  # warehouses: ~5 km, ~165 km; stores: 0 km, ~141 km
-        ((None, None), [1, 2, 3, 4]),
-    ],
-    ids=["address-in-shanghai", "address-in-hangzhou", "address-without-coordinates-by-id"],
-)
-def test_home_delivery_ships_from_warehouses_before_stores_nearest_first(
-    coordinates: tuple[float | None, float | None], expected: list[int]
-) -> None:
-    assert source_candidates(_home_delivery(*coordinates), None, WORLD) == expected
-
-
-def test_village_station_pickup_ships_from_the_warehouses_nearest_the_station() -> None:
-    # From Jiande: warehouse 2 ~128 km before warehouse 1 ~288 km; store 3 ~123 km before store 4 ~224 km.
-    choice = DeliveryChoice(DeliveryMode.PICKUP, location_id=STATION.id)
-    assert source_candidates(choice, STATION, WORLD) == [2, 1, 3, 4]
-
-
-def test_village_stations_popups_and_closed_locations_never_ship() -> None:
-    shelfless = [STATION, POPUP, Place(id=7, kind="warehouse", latitude=30.0, longitude=120.0, is_active=False)]
-    assert source_candidates(_home_delivery(*HANGZHOU), None, shelfless) == []
-
-
-def test_distance_km_is_the_great_circle_distance() -> None:
-    # Hangzhou to Shanghai: central angle 0.025879 rad (spherical law of cosines) on the 6371.0088 km mean radius.
-    assert distance_km(*HANGZHOU, *SHANGHAI) == pytest.approx(164.874, abs=0.5)
-
-
-@pytest.mark.parametrize(
-    ("mode", "channel"),
-    [(DeliveryMode.IN_STORE, "store"), (DeliveryMode.PICKUP, "online"), (DeliveryMode.HOME_DELIVERY, "online")],
-    ids=["in-store", "pickup", "home-delivery"],
-)
-def test_only_a_till_sale_is_a_store_channel_sale(mode: DeliveryMode, channel: str) -> None:
-    assert channel_of(mode) == channel

@@ -12,6 +12,7 @@ from unichannel.catalog import repository, service
 from unichannel.catalog.imports import parse_shopify, parse_woocommerce
 from unichannel.catalog.model import PriceDraft, ProductDraft, VariantDraft, category_and_descendants, scan_url, slugify
 from unichannel.catalog.schemas import (
+    FulfilmentStrategyIn,
     CategoryOut,
     ImportReportOut,
     LocationStock,
@@ -45,6 +46,23 @@ async def create_merchant(request: Request, caller: Caller, body: MerchantIn) ->
     caller.require(Role.OPERATOR)
     async with new_uow(request) as uow:
         return await service.create_merchant(uow, **body.model_dump(mode="json"))
+
+
+@router.put("/merchants/{merchant_id}/fulfilment-strategy", response_model=MerchantOut)
+async def set_fulfilment_strategy(
+    request: Request, caller: Caller, merchant_id: IdPath, body: FulfilmentStrategyIn
+) -> dict[str, Any]:
+    """How the merchant's online orders choose the location that ships (the merchant's staff or an operator)."""
+    caller.require(Role.MERCHANT, Role.OPERATOR)
+    if caller.role is Role.MERCHANT and caller.merchant_id != merchant_id:
+        raise NotFound("no such merchant", field="merchant_id")
+    async with new_uow(request) as uow:
+        if await repository.get_merchant(uow.conn, merchant_id) is None:
+            raise NotFound("no such merchant", field="merchant_id")
+        await repository.set_fulfilment_strategy(uow.conn, merchant_id, body.strategy)
+        uow.emit("merchant.fulfilment_strategy_set", "merchant", merchant_id,
+                 {"merchant_id": merchant_id, "strategy": body.strategy})
+        return await repository.get_merchant(uow.conn, merchant_id)
 
 
 @router.get("/categories", response_model=list[CategoryOut])

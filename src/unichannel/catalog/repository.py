@@ -32,9 +32,14 @@ merchants = Table(
     Column("kind", String(32), nullable=False),
     Column("country", String(2), nullable=False),
     Column("currency", String(3), nullable=False),
+    # Which location ships an online order first (fulfillment.model.Strategy)
+    Column("fulfilment_strategy", String(24), nullable=False, server_default="keep_shelves_stocked"),
     Column("created_at", UTCDateTime, nullable=False),
     CheckConstraint(
         "kind IN ('brand', 'overseas_brand', 'farm_cooperative', 'store_operator')", name="kind_known"
+    ),
+    CheckConstraint(
+        "fulfilment_strategy IN ('nearest_first', 'priority_order', 'keep_shelves_stocked')", name="strategy_known"
     ),
 )
 
@@ -258,3 +263,7 @@ async def delete_price(conn: AsyncConnection, variant_id: int, channel: str, cur
         )
     )
     return result.rowcount
+
+
+async def set_fulfilment_strategy(conn: AsyncConnection, merchant_id: int, strategy: str) -> None:
+    await conn.execute(merchants.update().where(merchants.c.id == merchant_id).values(fulfilment_strategy=strategy))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -29,6 +30,14 @@ class MerchantOut(BaseModel):
     kind: MerchantKind
     country: str
     currency: str
+    fulfilment_strategy: str = "keep_shelves_stocked"
+
+
+class FulfilmentStrategyIn(StrictModel):
+    strategy: Literal["nearest_first", "priority_order", "keep_shelves_stocked"] = Field(
+        description="nearest_first: the closest location that can serve; priority_order: the merchant's ranking of "
+        "its locations (details.priority), then distance; keep_shelves_stocked: warehouses before stores, and a "
+        "store keeps its shelf minimum")
 
 
 class CategoryOut(BaseModel):

@@ -1,6 +1,6 @@
-"""Fulfilment use cases: the delivery options of a member's cart.
+"""Fulfilment use cases: the delivery options of a member's cart, and the plan of the one chosen at checkout.
 
-(Choosing one at checkout, shipments, receipt and returns arrive with the rest of issue 5.)
+(Shipments, receipt and returns arrive with the rest of issue 5.)
 """
 
 from __future__ import annotations
@@ -8,11 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from unichannel.catalog import repository as catalog_repository
 from unichannel.catalog.model import Channel
 from unichannel.checkout import service as cart_service
-from unichannel.errors import EmptyCart
+from unichannel.errors import CannotFulfil, EmptyCart, SoldOut
 from unichannel.fulfillment import repository
-from unichannel.fulfillment.model import Line, Source, Stock, Strategy
+from unichannel.fulfillment.model import Line, Promise, Source, Stock, Strategy, select_sources
 from unichannel.fulfillment.promises import Option, OpeningHours, Station, Terms, delivery_options, location_terms
 from unichannel.uow import UnitOfWork
 
@@ -83,6 +84,37 @@ async def options_for_cart(
         lines = [Line(p.item.line_id, p.item.variant_id, p.item.quantity) for p in items]
         subtotal = sum(p.total_minor or 0 for p in items)
         options = delivery_options(lines, subtotal, sources, hours, all_stations, now=uow.now(), terms=terms,
-                                   strategy=Strategy.NEAREST_FIRST, address=address, till_store_id=till_store_id)
+                                   strategy=await strategy_of(uow, merchant_id), address=address,
+                                   till_store_id=till_store_id)
         result.append(MerchantOptions(merchant_id, subtotal, priced.currency, options))
     return result
+
+
+async def strategy_of(uow: UnitOfWork, merchant_id: int) -> Strategy:
+    merchant = await catalog_repository.get_merchant(uow.conn, merchant_id)
+    return Strategy(merchant["fulfilment_strategy"]) if merchant else Strategy.KEEP_SHELVES_STOCKED
+
+
+async def plan_for_order(
+    uow: UnitOfWork, merchant_id: int, lines: list[Line], subtotal_minor: int, currency: str, promise: Promise, *,
+    address: tuple[float, float] | None, location_id: int | None, till_store_id: int | None,
+) -> Option:
+    """The option of this promise (at this pickup place) for the lines, with its plan and fee, decided at checkout
+    from live stock; CannotFulfil if stock or distance cannot keep it (ask for the delivery options again)."""
+    sources, hours = await sources_for(uow, [line.variant_id for line in lines])
+    all_stations = await stations(uow) if promise is Promise.STATION_PICKUP else []
+    options = delivery_options(lines, subtotal_minor, sources, hours, all_stations, now=uow.now(),
+                               terms=terms_for(uow, currency), strategy=await strategy_of(uow, merchant_id),
+                               address=address, till_store_id=till_store_id)
+    at = till_store_id if till_store_id is not None else (
+        location_id if promise in (Promise.STORE_PICKUP, Promise.STATION_PICKUP) else None)
+    for option in options:
+        if option.promise is promise and (at is None or option.location_id == at):
+            return option
+    try:  # is there stock for the cart anywhere at all?
+        select_sources(lines, sources, promise=Promise.HOME_DELIVERY, strategy=Strategy.NEAREST_FIRST,
+                       destination=None)
+    except CannotFulfil:
+        raise SoldOut("sold out: not enough units left anywhere for this cart", field="cart") from None
+    raise CannotFulfil(f"{promise.value.replace('_', ' ')} is not possible for this cart now (stock, distance or "
+                       "opening hours); ask for the delivery options again", field="delivery")

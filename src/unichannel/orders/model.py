@@ -47,6 +47,7 @@ def check_transition(current: OrderStatus, target: OrderStatus) -> None:
 
 class DeliveryMode(StrEnum):
     HOME_DELIVERY = "home_delivery"  # shipped to an address from a warehouse (or a store acting as one)
+    EXPRESS = "express"  # within 30 minutes from a nearby store
     PICKUP = "pickup"  # collected at a store (click & collect) or a village service station
     IN_STORE = "in_store"  # sold and handed over at a store till
 
@@ -83,18 +84,26 @@ class DeliveryChoice:
 
 
 def check_delivery_choice(choice: DeliveryChoice, place: Place | None) -> None:
-    """Home delivery needs an address; pickup needs an active store or village station; a till sale needs its store."""
-    if choice.mode is DeliveryMode.HOME_DELIVERY:
+    """Home delivery needs an address, 30-minute delivery one with coordinates; pickup needs an active store or
+    village station (a station, the villager's address with coordinates, to check its service area); a till sale
+    needs its store."""
+    if choice.mode in (DeliveryMode.HOME_DELIVERY, DeliveryMode.EXPRESS):
         if choice.address is None:
-            raise InvalidInput("home delivery needs an address", field="delivery.address")
+            name = "home delivery" if choice.mode is DeliveryMode.HOME_DELIVERY else "30-minute delivery"
+            raise InvalidInput(f"{name} needs an address", field="delivery.address")
+        if choice.mode is DeliveryMode.EXPRESS and choice.address.latitude is None:
+            raise InvalidInput("30-minute delivery needs the address's coordinates", field="delivery.address.latitude")
         return
     if choice.location_id is None or place is None:
         raise InvalidInput(f"{choice.mode.value} needs a location", field="delivery.location_id")
     if not place.is_active:
         raise InvalidInput("that location is closed", field="delivery.location_id")
-    allowed = ("store", "popup") if choice.mode is DeliveryMode.IN_STORE else ("store", "popup", "village_station")
+    allowed = ("store", "popup") if choice.mode is DeliveryMode.IN_STORE else ("store", "village_station")
     if place.kind not in allowed:
         raise InvalidInput(f"{choice.mode.value} is not possible at a {place.kind}", field="delivery.location_id")
+    if place.kind == "village_station" and (choice.address is None or choice.address.latitude is None):
+        raise InvalidInput("pickup at a village station needs the villager's address with coordinates",
+                           field="delivery.address")
 
 
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -104,33 +113,6 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     d_phi, d_lambda = phi2 - phi1, math.radians(lon2 - lon1)
     a = math.sin(d_phi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(d_lambda / 2) ** 2
     return 2 * radius_km * math.asin(math.sqrt(a))
-
-
-def source_candidates(choice: DeliveryChoice, pickup: Place | None, places: list[Place]) -> list[int]:
-    """Locations whose stock may serve a line, most preferred first.
-
-    - a till sale and a store pickup take the goods off that store's shelf;
-    - home delivery and village-station pickup ship from warehouses first, then stores (store-as-warehouse),
-      each group nearest to the destination first when its coordinates are known, else by id.
-    Village stations and pop-ups hold no stock for shipping. (Full source selection is the fulfilment context's.)
-    """
-    if choice.mode is DeliveryMode.IN_STORE or (
-        choice.mode is DeliveryMode.PICKUP and pickup is not None and pickup.kind in ("store", "popup")
-    ):
-        return [pickup.id] if pickup is not None else []
-    target: tuple[float, float] | None = None
-    if pickup is not None:
-        target = (pickup.latitude, pickup.longitude)
-    elif choice.address is not None and choice.address.latitude is not None and choice.address.longitude is not None:
-        target = (choice.address.latitude, choice.address.longitude)
-    rank = {"warehouse": 0, "store": 1}
-
-    def key(place: Place) -> tuple[int, float, int]:
-        far = distance_km(target[0], target[1], place.latitude, place.longitude) if target else 0.0
-        return (rank[place.kind], far, place.id)
-
-    usable = [p for p in places if p.is_active and p.kind in rank]
-    return [p.id for p in sorted(usable, key=key)]
 
 
 def channel_of(mode: DeliveryMode) -> str:

@@ -15,6 +15,7 @@ from unichannel.catalog.model import Channel
 from unichannel.checkout import repository as cart_repository
 from unichannel.checkout import service as cart_service
 from unichannel.errors import (
+    CannotFulfil,
     Conflict,
     EmptyCart,
     Forbidden,
@@ -23,7 +24,11 @@ from unichannel.errors import (
     InvalidInput,
     NotFound,
     ReservationExpired,
+    SoldOut,
 )
+from unichannel.fulfillment import service as fulfillment
+from unichannel.fulfillment.model import Line, Promise
+from unichannel.fulfillment.promises import location_terms
 from unichannel.inventory import repository as inventory_repository
 from unichannel.inventory import service as inventory
 from unichannel.orders import repository
@@ -35,7 +40,7 @@ from unichannel.orders.model import (
     channel_of,
     check_delivery_choice,
     check_transition,
-    source_candidates,
+    distance_km,
 )
 from unichannel.payments import instalments
 from unichannel.payments import repository as payments_repository
@@ -68,18 +73,20 @@ async def place_orders(
     if not priced.items:
         raise EmptyCart("the cart is empty", field="cart")
     priced.require_purchasable()
-    places = [_place(r) for r in await inventory_repository.list_locations(uow.conn)]
-    candidates = source_candidates(choice, pickup, places)
     now = uow.now()
     expires_at = now + timedelta(minutes=uow.settings.reservation_hold_minutes)
     if choice.mode is DeliveryMode.IN_STORE:
         expires_at = now + timedelta(minutes=15)  # a till sale is paid on the spot or abandoned
+    else:
+        _check_station_area(choice, pickup_row)
+        await inventory.expire_lapsed(uow)  # a lapsed hold must not hide units from source selection
     checkout_id = await repository.insert_checkout(
         uow.conn, {"customer_id": customer_id, "currency": priced.currency, "total_minor": 0, "created_at": now}
     )
     order_ids, grand_total = [], 0
     for merchant_id, items in priced.by_merchant().items():
         subtotal = sum(p.total_minor or 0 for p in items)
+        picks, fee, location_id = await _sources_of(uow, principal, choice, items, subtotal, priced.currency)
         order_id = await repository.insert_order(
             uow.conn,
             {
@@ -90,20 +97,29 @@ async def place_orders(
                 "status": OrderStatus.PLACED.value,
                 "currency": priced.currency,
                 "subtotal_minor": subtotal,
-                "delivery_minor": 0,
-                "total_minor": subtotal,
+                "delivery_minor": fee,
+                "total_minor": subtotal + fee,
                 "delivery_mode": choice.mode.value,
-                "location_id": choice.location_id,
+                "location_id": location_id,
                 "address": asdict(choice.address) if choice.address else None,
                 "placed_by": principal.key,
                 "placed_at": now,
                 "updated_at": now,
             },
         )
+        by_line = {p.item.line_id: p for p in items}
         lines = []
-        for priced_item in items:
+        for line_id, source_id, quantity in picks:
+            priced_item = by_line[line_id]
             item = priced_item.item
-            held = await inventory.reserve(uow, merchant_id, item.variant_id, item.quantity, candidates, expires_at)
+            try:
+                held = await inventory.reserve(uow, merchant_id, item.variant_id, quantity, [source_id], expires_at)
+            except SoldOut:
+                if choice.mode is DeliveryMode.IN_STORE:
+                    raise
+                # Another checkout took the units the plan counted on, a moment ago: the promise cannot be kept.
+                raise CannotFulfil("the units this delivery counted on were just taken; ask for the delivery options "
+                                   "again", field="delivery") from None
             lines.append(
                 {
                     "order_id": order_id,
@@ -111,9 +127,9 @@ async def place_orders(
                     "variant_id": item.variant_id,
                     "sku": item.sku,
                     "name": item.name,
-                    "quantity": item.quantity,
+                    "quantity": quantity,
                     "unit_price_minor": priced_item.unit_price_minor,
-                    "total_minor": priced_item.total_minor,
+                    "total_minor": priced_item.unit_price_minor * quantity,
                     "location_id": held["location_id"],
                     "reservation_id": held["id"],
                 }
@@ -129,17 +145,57 @@ async def place_orders(
                 "merchant_id": merchant_id,
                 "customer_id": customer_id,
                 "channel": channel.value,
-                "total_minor": subtotal,
+                "total_minor": subtotal + fee,
                 "currency": priced.currency,
-                "location_id": choice.location_id,
+                "location_id": location_id,
                 "lines": [{"variant_id": ln["variant_id"], "quantity": ln["quantity"]} for ln in lines],
             },
         )
         order_ids.append(order_id)
-        grand_total += subtotal
+        grand_total += subtotal + fee
     await repository.set_checkout_total(uow.conn, checkout_id, grand_total)
     await cart_repository.delete_lines(uow.conn, cart_view.cart["id"], [p.item.line_id for p in priced.items])
     return checkout_id, order_ids
+
+
+def _check_station_area(choice: DeliveryChoice, pickup_row: dict[str, Any] | None) -> None:
+    """A village station serves the villages within its service area; an address beyond it is refused."""
+    if choice.mode is not DeliveryMode.PICKUP or pickup_row is None or pickup_row["kind"] != "village_station":
+        return
+    area = location_terms(pickup_row["kind"], pickup_row["details"] or {}).service_radius_km
+    address = choice.address
+    assert address is not None and address.latitude is not None and address.longitude is not None
+    if distance_km(pickup_row["latitude"], pickup_row["longitude"], address.latitude, address.longitude) > area:
+        raise InvalidInput(f"the address is outside {pickup_row['name']}'s service area ({area:g} km)",
+                           field="delivery.address")
+
+
+async def _sources_of(
+    uow: UnitOfWork, principal: Principal, choice: DeliveryChoice, items: list[Any], subtotal: int, currency: str
+) -> tuple[list[tuple[int, int, int]], int, int | None]:
+    """(line id, location, units) for every unit of the merchant's items, the delivery fee, and the order's
+    location (pickup place, the till's store, or the store of a 30-minute delivery), for the chosen delivery."""
+    if choice.mode is DeliveryMode.IN_STORE:  # off the till store's own shelf, handed over: no fee
+        return [(p.item.line_id, choice.location_id, p.item.quantity) for p in items], 0, choice.location_id
+    address = choice.address
+    coordinates = (address.latitude, address.longitude) if address and address.latitude is not None else None
+    till = principal.location_id if principal.role is Role.CLERK and choice.mode is DeliveryMode.HOME_DELIVERY \
+        else None
+    if choice.mode is DeliveryMode.PICKUP:
+        promise = Promise.STATION_PICKUP if await _is_station(uow, choice.location_id) else Promise.STORE_PICKUP
+    else:
+        promise = Promise.EXPRESS if choice.mode is DeliveryMode.EXPRESS else Promise.HOME_DELIVERY
+    lines = [Line(p.item.line_id, p.item.variant_id, p.item.quantity) for p in items]
+    option = await fulfillment.plan_for_order(uow, items[0].item.merchant_id, lines, subtotal, currency, promise,
+                                              address=coordinates, location_id=choice.location_id,
+                                              till_store_id=till)
+    picks = [(pick.line_id, pick.location_id, pick.quantity) for pick in option.plan.picks]
+    return picks, option.fee_minor, option.location_id
+
+
+async def _is_station(uow: UnitOfWork, location_id: int | None) -> bool:
+    row = await inventory_repository.get_location(uow.conn, location_id) if location_id else None
+    return row is not None and row["kind"] == "village_station"
 
 
 async def _record(uow: UnitOfWork, order_id: int, before: OrderStatus | None, after: OrderStatus, actor: str, note=""):
