@@ -135,3 +135,28 @@ async def test_two_checkouts_racing_for_a_stores_last_unit_by_30_minute_delivery
     second = await env.client.post("/api/v1/orders", json={"delivery": {**express, "mode": "home_delivery"}},
                                    headers=world.auth(loser))
     assert second.status_code == 201, second.text
+
+
+async def test_a_merchant_chooses_nearest_first_and_its_home_deliveries_come_from_the_nearby_store(env):
+    world = await build_world(env)
+    await add(env, world, "alice")
+    before = await options(env, world, **NEAR_STORE_1)
+    assert before[("home_delivery", None)]["picks"][0]["location_id"] == world.ids["WH"]  # keep shelves stocked
+    changed = await env.client.put(f"/api/v1/merchants/{world.ids['brand_a']}/fulfilment-strategy",
+                                   json={"strategy": "nearest_first"}, headers=world.auth("staff_a"))
+    assert changed.status_code == 200 and changed.json()["fulfilment_strategy"] == "nearest_first"
+    after = await options(env, world, **NEAR_STORE_1)
+    assert after[("home_delivery", None)]["picks"][0]["location_id"] == world.ids["STORE-1"]
+
+
+@pytest.mark.parametrize(("who", "body", "status"), [("staff_b", {"strategy": "nearest_first"}, 404),
+                                                      ("staff_a", {"strategy": "cheapest"}, 422),
+                                                      ("alice", {"strategy": "nearest_first"}, 403)],
+                         ids=["another-merchants-staff", "unknown-strategy", "a-shopper"])
+async def test_only_the_merchant_or_an_operator_sets_a_known_strategy(env, who, body, status):
+    world = await build_world(env)
+    response = await env.client.put(f"/api/v1/merchants/{world.ids['brand_a']}/fulfilment-strategy", json=body,
+                                    headers=world.auth(who))
+    assert response.status_code == status, response.text
+    merchants = (await env.client.get("/api/v1/merchants")).json()
+    assert next(m for m in merchants if m["id"] == world.ids["brand_a"])["fulfilment_strategy"] == "keep_shelves_stocked"
