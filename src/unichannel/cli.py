@@ -196,7 +196,7 @@ def settle(
 
     settings = get_settings()
     if day is None:
-        business_date = datetime.now(ZoneInfo(settings.settlement_timezone)).date() - timedelta(days=1)
+        business_date = datetime.now(ZoneInfo(settings.local_timezone)).date() - timedelta(days=1)
     else:
         try:
             business_date = date.fromisoformat(day)

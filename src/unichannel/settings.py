@@ -63,8 +63,9 @@ class Settings(BaseSettings):
     station_delivery_fee_minor: int = Field(default=300, ge=0, description="Village station pickup fee.")
     station_delivery_free_over_minor: int = Field(default=5000, ge=0,
                                                   description="Village station pickup is free from here.")
-    settlement_timezone: str = Field(
-        default="Asia/Shanghai", description="A settlement day runs from midnight to midnight in this time zone."
+    local_timezone: str = Field(
+        default="Asia/Shanghai",
+        description="The platform's local time: settlement days, store opening hours, delivery windows.",
     )
     payment_gateway: Literal["simulated", "stripe"] = Field(
         default="simulated", description="Who moves the money: the built-in simulated gateway, or Stripe."
@@ -100,7 +101,7 @@ class Settings(BaseSettings):
             raise ValueError("give a fee of 0-10,000 basis points for plans of exactly 3, 6 and 12 months")
         return value
 
-    @field_validator("settlement_timezone")
+    @field_validator("local_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError

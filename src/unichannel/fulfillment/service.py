@@ -28,7 +28,7 @@ class MerchantOptions:
 
 def terms_for(uow: UnitOfWork, currency: str) -> Terms:
     s = uow.settings
-    return Terms(currency=currency, timezone=s.settlement_timezone, home_fee_minor=s.home_delivery_fee_minor,
+    return Terms(currency=currency, timezone=s.local_timezone, home_fee_minor=s.home_delivery_fee_minor,
                  home_free_over_minor=s.home_delivery_free_over_minor, express_fee_minor=s.express_delivery_fee_minor,
                  station_fee_minor=s.station_delivery_fee_minor,
                  station_free_over_minor=s.station_delivery_free_over_minor)

@@ -23,7 +23,7 @@ GATEWAY = "instalments"  # the `gateway` of an order's payment made by an instal
 
 
 def local_today(uow: UnitOfWork) -> date:
-    return uow.now().astimezone(ZoneInfo(uow.settings.settlement_timezone)).date()
+    return uow.now().astimezone(ZoneInfo(uow.settings.local_timezone)).date()
 
 
 def owed(rows: list[dict[str, Any]]) -> int:

@@ -288,7 +288,7 @@ async def settle(uow: UnitOfWork, business_date: date) -> list[dict[str, Any]]:
     """Moves each merchant's payable, as accrued by the end of `business_date`, to settled, and records a payout
     line per merchant and currency. Run twice for one day, the second run changes nothing and returns the first
     run's lines. A payable made negative by refunds after a payout is carried over, never paid out."""
-    start, end = settlement_window(business_date, uow.settings.settlement_timezone)
+    start, end = settlement_window(business_date, uow.settings.local_timezone)
     now = uow.now()
     if end > now:
         raise InvalidInput(f"{business_date.isoformat()} is not over yet; settle a day once it has ended",
