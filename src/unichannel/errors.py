@@ -137,6 +137,12 @@ class AlreadyCaptured(Conflict):
     code = "already_captured"
 
 
+class PaymentInProgress(Conflict):
+    """Another payment of this order is authorized or captured; this one was released (nothing taken)."""
+
+    code = "payment_in_progress"
+
+
 class InvalidSignature(DomainError):
     """A webhook whose signature is missing, wrong or too old: it is not from the gateway, or is a replay."""
 
@@ -192,6 +198,7 @@ ALL_ERRORS: tuple[type[DomainError], ...] = (
     PaymentDeclined,
     RefundExceedsCaptured,
     AlreadyCaptured,
+    PaymentInProgress,
     InvalidSignature,
     UnknownPayment,
     ServiceUnavailable,

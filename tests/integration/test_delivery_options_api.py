@@ -160,3 +160,22 @@ async def test_only_the_merchant_or_an_operator_sets_a_known_strategy(env, who, 
     assert response.status_code == status, response.text
     merchants = (await env.client.get("/api/v1/merchants")).json()
     assert next(m for m in merchants if m["id"] == world.ids["brand_a"])["fulfilment_strategy"] == "keep_shelves_stocked"
+
+
+async def test_home_delivery_to_an_address_without_coordinates_ships_from_the_warehouse(env):
+    world = await build_world(env)
+    await add(env, world, "alice")
+    address = {"name": "A", "phone": "+8613900000101", "line1": "1 Wensan Road", "city": "Hangzhou"}
+    placed = await env.client.post("/api/v1/orders", json={"delivery": {"mode": "home_delivery", "address": address}},
+                                   headers=world.auth("alice"))
+    assert placed.status_code == 201, placed.text
+    assert placed.json()["orders"][0]["lines"][0]["location_id"] == world.ids["WH"]
+
+
+async def test_an_address_with_a_latitude_but_no_longitude_is_a_clear_422(env):
+    world = await build_world(env)
+    await add(env, world, "alice")
+    address = {"name": "A", "phone": "+8613900000101", "line1": "1 Road", "city": "Hangzhou", "latitude": 30.28}
+    placed = await env.client.post("/api/v1/orders", json={"delivery": {"mode": "express", "address": address}},
+                                   headers=world.auth("alice"))
+    assert placed.status_code == 422 and placed.json()["field"] == "delivery.address", placed.text

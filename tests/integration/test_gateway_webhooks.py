@@ -211,3 +211,55 @@ async def test_a_stale_authorization_the_gateway_did_capture_is_left_for_its_web
     assert (await deliver(env, (body, fresh)))[1]["outcome"] == "refunded"  # the holds lapsed meanwhile
     assert (await balances(env, world))[("escrow", 0, "CNY")] == 0
     assert (await run_checks(env.app.state.engine)).violations == []
+
+
+async def test_a_second_payment_while_the_first_is_in_flight_is_released_and_never_captured(env):
+    world = await build_world(env)
+    order_id = await placed_order(env, world)
+    env.gateway.capture_answer_lost = True
+    first = await env.client.post(f"/api/v1/orders/{order_id}/pay", json={}, headers=world.auth("alice"))
+    assert first.status_code == 503  # captured at the gateway, but the answer was lost
+    env.gateway.capture_answer_lost = False
+    second = await env.client.post(f"/api/v1/orders/{order_id}/pay", json={}, headers=world.auth("alice"))
+    assert second.status_code == 409 and second.json()["code"] == "payment_in_progress"
+    assert len(env.gateway.captures) == 1 and len(env.gateway.voids) == 1  # the second hold was released
+    [captured] = [d for d in env.gateway.deliveries() if b"payment.captured" in d[0]]
+    assert (await deliver(env, captured))[1]["outcome"] == "captured"  # the first is booked by its webhook
+    assert await order_status(env, world, order_id) == "paid"
+    assert (await run_checks(env.app.state.engine)).violations == []
+
+
+@postgres_only
+async def test_two_payments_of_one_order_at_once_capture_once(env):
+    world = await build_world(env)
+    order_id = await placed_order(env, world)
+    answers = await asyncio.gather(*(env.client.post(f"/api/v1/orders/{order_id}/pay", json={},
+                                                     headers=world.auth("alice")) for _ in range(2)))
+    assert sorted(a.status_code for a in answers) == [200, 409]
+    assert len(env.gateway.captures) == 1
+    async with env.uow(read_only=True) as uow:
+        statuses = sorted((await uow.conn.execute(select(payments.c.status))).scalars())
+    assert statuses in (["captured"], ["captured", "voided"])
+    assert (await run_checks(env.app.state.engine)).violations == []
+
+
+async def test_one_refund_the_gateway_refuses_does_not_hold_up_the_others(env):
+    world = await build_world(env)
+    first, second = await paid_order(env, world), await paid_order(env, world, "bob")
+    refused_reference = env.gateway.captures[0].payment_reference
+    real_refund = env.gateway.refund
+
+    async def refuse_the_first(reference, amount, currency, *, idempotency_key):
+        if reference == refused_reference:
+            raise GatewayUnavailable("refunds to this card are failing")
+        await real_refund(reference, amount, currency, idempotency_key=idempotency_key)
+
+    env.gateway.refund = refuse_the_first
+    for order_id in (first, second):
+        booked = await env.client.post(f"/api/v1/orders/{order_id}/refunds", json={"amount_minor": 100},
+                                       headers=world.auth("operator"))
+        assert booked.status_code == 201 and booked.json()["status"] == "processing"  # booked, whatever the gateway
+    async with env.uow(read_only=True) as uow:
+        statuses = [s for (s,) in await uow.conn.execute(select(refunds.c.status).order_by(refunds.c.id))]
+    assert statuses == ["processing", "succeeded"]
+    assert [r[0] for r in env.gateway.refunds] == [env.gateway.captures[1].payment_reference]

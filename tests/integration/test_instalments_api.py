@@ -162,3 +162,29 @@ async def test_someone_elses_plan_is_not_found(env):
     response = await env.client.post(f"/api/v1/instalment-plans/{plan['id']}/payments", json={},
                                      headers=world.auth("bob"))
     assert response.status_code == 404 and env.gateway.captures == []
+
+
+async def test_a_repayment_that_could_not_be_booked_is_refunded_and_a_retry_never_books_it(env, monkeypatch):
+    world = await build_world(env)
+    _, plan = await financed_order(env, world)
+
+    async def database_fails(*args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(instalments, "book_repayment", database_fails)
+    headers = {**world.auth("alice"), "Idempotency-Key": "repay-1"}
+    with pytest.raises(RuntimeError):
+        await env.client.post(f"/api/v1/instalment-plans/{plan['id']}/payments", json={}, headers=headers)
+    assert [r[1] for r in env.gateway.refunds] == [1725]  # the capture went back
+    monkeypatch.undo()
+    retried = await env.client.post(f"/api/v1/instalment-plans/{plan['id']}/payments", json={}, headers=headers)
+    assert retried.status_code == 409 and retried.json()["field"] == "Idempotency-Key"
+    view = (await env.client.get(f"/api/v1/instalment-plans/{plan['id']}", headers=world.auth("alice"))).json()
+    assert view["owed"]["amount_minor"] == PRICE + SIX_MONTH_FEE  # nothing was booked as paid
+    fresh = await repay(env, world, plan["id"])
+    assert fresh.status_code == 201 and fresh.json()["owed"]["amount_minor"] == PRICE + SIX_MONTH_FEE - 1725
+    captured = [d for d in env.gateway.deliveries() if b"payment.captured" in d[0]]
+    outcomes = [(await env.client.post("/api/v1/payments/webhooks/simulated", content=body, headers=h)).json()
+                for body, h in captured]
+    assert [o["outcome"] for o in outcomes] == ["duplicate", "duplicate"]  # repayments are no order payments
+    await clean(env)

@@ -394,3 +394,17 @@ async def test_retried_money_moves_with_an_idempotency_key_are_answered_again_no
     assert kinds == ["capture", "refund", "release"]  # one of each, however often retried
     assert len(env.gateway.refunds) == 1
     await assert_ledger_checks_clean(env)
+
+
+async def test_a_merchant_paid_out_in_a_currency_without_ecb_rates_is_refused(env):
+    world = await build_world(env)
+    response = await env.client.post("/api/v1/merchants", json={
+        "slug": "dubai-dates", "name": "Dubai Dates", "kind": "overseas_brand", "country": "AE", "currency": "AED"},
+        headers=world.auth("operator"))
+    assert response.status_code == 422 and response.json()["field"] == "currency"
+
+
+async def test_a_day_beyond_the_calendar_is_refused_by_settlement(env):
+    world = await build_world(env)
+    response = await env.client.post("/api/v1/settlements/9999-12-31", headers=world.auth("operator"))
+    assert response.status_code == 422 and response.json()["field"] == "business_date"

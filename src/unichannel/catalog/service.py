@@ -25,8 +25,17 @@ from unichannel.errors import AlreadyExists, DomainError, InvalidInput, NotFound
 from unichannel.inventory import repository as inventory_repository
 from unichannel.inventory import service as inventory
 from unichannel.inventory.model import StockLevel
+from unichannel.payments.rates import supported
 from unichannel.money import check_currency
 from unichannel.uow import UnitOfWork
+
+
+def check_settlement_currency(currency: str) -> str:
+    """A merchant is paid out in a currency the ledger can convert to (one with ECB reference rates)."""
+    code = check_currency(currency)
+    if not supported(code):
+        raise InvalidInput(f"{code} has no ECB reference rate, so payouts in it cannot be converted", field="currency")
+    return code
 
 
 async def create_merchant(uow: UnitOfWork, *, slug: str, name: str, kind: str, country: str, currency: str) -> dict:
@@ -40,7 +49,7 @@ async def create_merchant(uow: UnitOfWork, *, slug: str, name: str, kind: str, c
         "name": name.strip(),
         "kind": kind,
         "country": country.upper(),
-        "currency": check_currency(currency),
+        "currency": check_settlement_currency(currency),
         "created_at": uow.now(),
     }
     merchant_id = await repository.insert_merchant(uow.conn, values)

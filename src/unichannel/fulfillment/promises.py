@@ -106,9 +106,12 @@ def _try(lines: Sequence[Line], sources: Sequence[Source], **how) -> Plan | None
 def delivery_options(
     lines: Sequence[Line], subtotal_minor: int, sources: Sequence[Source], hours: dict[int, OpeningHours],
     stations: Sequence[Station], *, now: datetime, terms: Terms, strategy: Strategy,
-    address: tuple[float, float] | None = None, till_store_id: int | None = None,
+    address: tuple[float, float] | None = None, till_store_id: int | None = None, delivers_home: bool = False,
 ) -> list[Option]:
-    """Every option the cart can have, cheapest and soonest first within each kind (see the module's rules)."""
+    """Every option the cart can have, cheapest and soonest first within each kind (see the module's rules).
+    `address` is the delivery address's coordinates; `delivers_home` says there is an address to deliver to even
+    without them (home delivery is then planned without distances; 30-minute delivery and stations need them)."""
+    delivers_home = delivers_home or address is not None
     tz = ZoneInfo(terms.timezone)
     local = now.astimezone(tz)
     sources = [open_now(s, hours.get(s.location_id), local) for s in sources]
@@ -123,15 +126,16 @@ def delivery_options(
     if till_store_id is not None:
         plan = _try(lines, sources, promise=Promise.STORE_PICKUP, strategy=strategy, destination=address,
                     pickup_location_id=till_store_id)
-        if plan is not None and address is not None:
+        if plan is not None and delivers_home:
             offer(Promise.HOME_DELIVERY, till_store_id, home_fee, local + timedelta(days=terms.home_days[0]),
                   local + timedelta(days=terms.home_days[1]), plan)
         return options
-    if address is not None:
+    if delivers_home:
         plan = _try(lines, sources, promise=Promise.HOME_DELIVERY, strategy=strategy, destination=address)
         if plan is not None:
             offer(Promise.HOME_DELIVERY, None, home_fee, local + timedelta(days=terms.home_days[0]),
                   local + timedelta(days=terms.home_days[1]), plan)
+    if address is not None:
         plan = _try(lines, sources, promise=Promise.EXPRESS, strategy=Strategy.NEAREST_FIRST, destination=address)
         if plan is not None:
             offer(Promise.EXPRESS, plan.shipments[0], terms.express_fee_minor, local,

@@ -105,7 +105,8 @@ async def plan_for_order(
     all_stations = await stations(uow) if promise is Promise.STATION_PICKUP else []
     options = delivery_options(lines, subtotal_minor, sources, hours, all_stations, now=uow.now(),
                                terms=terms_for(uow, currency), strategy=await strategy_of(uow, merchant_id),
-                               address=address, till_store_id=till_store_id)
+                               address=address, till_store_id=till_store_id,
+                               delivers_home=promise is Promise.HOME_DELIVERY)
     at = till_store_id if till_store_id is not None else (
         location_id if promise in (Promise.STORE_PICKUP, Promise.STATION_PICKUP) else None)
     for option in options:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from unichannel.api_types import MAX_ID, StrictModel
 from unichannel.orders.model import DeliveryMode, OrderStatus
@@ -21,6 +22,12 @@ class AddressIn(StrictModel):
     country: str = Field(default="CN", pattern=r"^[A-Z]{2}$")
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
+
+    @model_validator(mode="after")
+    def _both_coordinates_or_neither(self) -> AddressIn:
+        if (self.latitude is None) != (self.longitude is None):
+            raise PydanticCustomError("coordinates", "give both latitude and longitude, or neither")
+        return self
 
 
 class DeliveryIn(StrictModel):

@@ -23,6 +23,7 @@ from unichannel.errors import (
     IllegalTransition,
     InvalidInput,
     NotFound,
+    PaymentInProgress,
     ReservationExpired,
     SoldOut,
 )
@@ -59,7 +60,8 @@ async def place_orders(
 ) -> tuple[int, list[int]]:
     """Turns the member's cart into one order per merchant, holding stock for every line; returns (checkout, orders).
 
-    Stock is reserved line by line in SKU order (a fixed lock order), each with one conditional UPDATE; if any line
+    Stock is reserved pick by pick in (SKU, location) order (a fixed lock order), each with one conditional UPDATE,
+    where source selection planned it for the chosen delivery; if any line
     cannot be held, the exception rolls back every hold and order of this checkout, and the cart stays as it was.
     """
     channel = Channel(channel_of(choice.mode))
@@ -109,6 +111,8 @@ async def place_orders(
         )
         by_line = {p.item.line_id: p for p in items}
         lines = []
+        # Stock rows are always locked in (SKU, location) order, so two checkouts can never deadlock.
+        picks.sort(key=lambda pick: (by_line[pick[0]].item.variant_id, pick[1]))
         for line_id, source_id, quantity in picks:
             priced_item = by_line[line_id]
             item = priced_item.item
@@ -349,13 +353,17 @@ async def pay(
         reference=f"order:{order_id}", amount_minor=order["total_minor"], currency=order["currency"], method=method,
         token=token, idempotency_key=f"authorize:{key}",
     )
-    async with uow_factory() as uow:
-        order = await visible_order(uow, principal, order_id)
-        await payments.record_authorization(uow, order, authorization, gateway=gateway.name, method=method,
-                                            request_key=request_key)
-        lines = await repository.lines_of(uow.conn, [order_id])
-        payable = order["status"] == OrderStatus.PLACED.value and await inventory.all_held(
-            uow, [line["reservation_id"] for line in lines])
+    try:
+        async with uow_factory() as uow:
+            order = await visible_order(uow, principal, order_id)
+            await payments.record_authorization(uow, order, authorization, gateway=gateway.name, method=method,
+                                                request_key=request_key)
+            lines = await repository.lines_of(uow.conn, [order_id])
+            payable = order["status"] == OrderStatus.PLACED.value and await inventory.all_held(
+                uow, [line["reservation_id"] for line in lines])
+    except PaymentInProgress:  # a second payment of the order (a double click): release this one's hold
+        await gateway.void(authorization.gateway_reference, idempotency_key=f"void:{key}")
+        raise
     if not payable:
         await gateway.void(authorization.gateway_reference, idempotency_key=f"void:{key}")
         async with uow_factory() as uow:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from datetime import date
 from typing import Annotated, Any
 
@@ -37,6 +38,7 @@ from unichannel.uow import UnitOfWork
 from unichannel.web import Caller, ErrorOut, IdempotencyKey, claim_or_replay, new_uow
 
 router = APIRouter(tags=["payments"])
+log = logging.getLogger(__name__)
 
 LocaleQuery = Annotated[str, Query(max_length=20, description="how amounts are displayed: zh_CN, en, en_US, ja...")]
 CUSTOMER_ACCOUNTS = (AccountKind.SHOPPER_FUNDING, AccountKind.INSTALMENT_RECEIVABLE)
@@ -143,8 +145,13 @@ async def reject_refund(request: Request, caller: Caller, order_id: IdPath, refu
 
 
 async def _pay_back(request: Request) -> None:
+    """Has the gateway pay back what was just approved. The refund is booked already, so a failure here is not the
+    client's: it is logged and the sweeper pays it back later."""
     state = request.app.state
-    await service.pay_back_processing_refunds(state.uow_factory, state.gateway)
+    try:
+        await service.pay_back_processing_refunds(state.uow_factory, state.gateway)
+    except Exception:
+        log.exception("paying back refunds failed; the sweeper retries")
 
 
 @router.get("/ledger/accounts", response_model=list[AccountOut])
@@ -196,6 +203,8 @@ async def receive_webhook(request: Request, gateway: Annotated[str, Path(max_len
 
 async def _apply_event(uow: UnitOfWork, event: WebhookEvent) -> str:
     if event.kind == EventKind.CAPTURED:
+        if await repository.is_repayment(uow.conn, event.gateway_reference):
+            return "duplicate"  # an instalment repayment, booked when the shopper paid
         return await orders_service.apply_capture(uow, event.gateway_reference, actor="gateway:webhook")
     if event.kind == EventKind.VOIDED:
         return await service.void_payment(uow, event.gateway_reference)

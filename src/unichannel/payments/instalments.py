@@ -108,6 +108,10 @@ async def repay(
     except BaseException:
         await gateway.refund(authorization.gateway_reference, amount, plan["currency"],
                              idempotency_key=f"unbooked:{key}")
+        async with uow_factory() as uow:  # so a retry of this request never books money that went back
+            await repository.insert_repayment(uow.conn, {
+                "plan_id": plan_id, "gateway_reference": authorization.gateway_reference, "amount_minor": amount,
+                "refunded_minor": amount, "status": "unbooked", "transfer_id": None, "created_at": uow.now()})
         raise
 
 
@@ -116,7 +120,12 @@ async def book_repayment(uow: UnitOfWork, plan_id: int, gateway_reference: str, 
     `duplicate` if this capture was booked already."""
     plan = await repository.get_plan(uow.conn, plan_id, for_update=True)
     rows = await repository.instalments_of(uow.conn, [plan_id])
-    if any(r["gateway_reference"] == gateway_reference for r in await repository.repayments_of(uow.conn, plan_id)):
+    earlier = next((r for r in await repository.repayments_of(uow.conn, plan_id)
+                    if r["gateway_reference"] == gateway_reference), None)
+    if earlier is not None and earlier["status"] == "unbooked":
+        raise Conflict("this payment could not be booked and was refunded; pay again with a new Idempotency-Key",
+                       field="Idempotency-Key")
+    if earlier is not None:
         return "duplicate"
     if amount_minor > owed(rows):
         raise Conflict("the plan was paid meanwhile; this payment is refunded", field="plan_id")
@@ -125,7 +134,7 @@ async def book_repayment(uow: UnitOfWork, plan_id: int, gateway_reference: str, 
     transfer_id = await repository.post(uow.conn, transfer, f"instalment_payment:{gateway_reference}", now)
     await repository.insert_repayment(uow.conn, {
         "plan_id": plan_id, "gateway_reference": gateway_reference, "amount_minor": amount_minor,
-        "refunded_minor": 0, "transfer_id": transfer_id, "created_at": now})
+        "refunded_minor": 0, "status": "booked", "transfer_id": transfer_id, "created_at": now})
     await _allocate(uow, rows, amount_minor)
     status = _status(rows, local_today(uow))
     await repository.set_plan_status(uow.conn, plan_id, status, now)
@@ -173,6 +182,8 @@ async def offset_refund(uow: UnitOfWork, order: dict[str, Any], amount_minor: in
         await repository.set_plan_status(uow.conn, plan["id"], _status(rows, local_today(uow)), now)
     parts, left = [], due_to_shopper - offset
     for repayment in await repository.repayments_of(uow.conn, plan["id"]):
+        if repayment["status"] != "booked":
+            continue
         take = min(left, repayment["amount_minor"] - repayment["refunded_minor"])
         if take > 0 and await repository.add_repayment_refunded(uow.conn, repayment["id"], take):
             parts.append([repayment["gateway_reference"], take])

@@ -129,9 +129,10 @@ payments = Table(
         name="refunds_after_release_within_released",
     ),
     CheckConstraint("fee_minor >= 0 AND fee_minor <= merchant_gross_minor", name="fee_within_gross"),
-    # An order's payment is captured once: a second capture for the same order is refused by the database.
-    Index("uq_payments_captured_order", "order_id", unique=True,
-          sqlite_where=text("status = 'captured'"), postgresql_where=text("status = 'captured'")),
+    # An order has at most one live payment (authorized or captured): a second capture for the same order, or two
+    # payments racing, are refused by the database.
+    Index("uq_payments_live_order", "order_id", unique=True,
+          sqlite_where=text("status IN ('authorized', 'captured')"), postgresql_where=text("status IN ('authorized', 'captured')")),
 )
 
 refunds = Table(
@@ -208,10 +209,15 @@ instalment_repayments = Table(
     Column("gateway_reference", String(120), nullable=False, unique=True),
     Column("amount_minor", Id, nullable=False),
     Column("refunded_minor", Id, nullable=False),  # paid back through the gateway when a refund exceeded the debt
-    Column("transfer_id", Id, ForeignKey("ledger_transfers.id"), nullable=False),
+    # booked (in the ledger), or unbooked: the capture could not be booked and was refunded whole; a retry of the
+    # same request must not book it then
+    Column("status", String(16), nullable=False),
+    Column("transfer_id", Id, ForeignKey("ledger_transfers.id"), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     CheckConstraint("amount_minor > 0 AND refunded_minor >= 0 AND refunded_minor <= amount_minor",
                     name="amounts_valid"),
+    CheckConstraint("(status = 'booked') = (transfer_id IS NOT NULL) AND status IN ('booked', 'unbooked')",
+                    name="booked_with_transfer"),
 )
 
 gateway_events = Table(
@@ -594,6 +600,7 @@ async def insert_repayment(conn: AsyncConnection, values: dict[str, Any]) -> int
 
 
 async def repayments_of(conn: AsyncConnection, plan_id: int) -> list[dict[str, Any]]:
+    """The plan's repayments, newest first (booked and unbooked: see `status`)."""
     query = (select(instalment_repayments).where(instalment_repayments.c.plan_id == plan_id)
              .order_by(instalment_repayments.c.id.desc()))
     return [dict(r) for r in (await conn.execute(query)).mappings()]
@@ -612,3 +619,21 @@ async def add_repayment_refunded(conn: AsyncConnection, repayment_id: int, amoun
 async def add_fee_refunded(conn: AsyncConnection, plan_id: int, amount_minor: int) -> None:
     await conn.execute(instalment_plans.update().where(instalment_plans.c.id == plan_id)
                        .values(fee_refunded_minor=instalment_plans.c.fee_refunded_minor + amount_minor))
+
+
+async def live_payment(conn: AsyncConnection, order_id: int) -> dict[str, Any] | None:
+    """The order's authorized or captured payment, if any."""
+    query = select(payments).where(payments.c.order_id == order_id, payments.c.status.in_(["authorized", "captured"]))
+    return await _one(conn, query, False)
+
+
+async def lock_accounts(conn: AsyncConnection, kind: AccountKind) -> None:
+    """Locks every account of a kind for the transaction (PostgreSQL; SQLite writers already take turns)."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(select(ledger_accounts.c.id).where(ledger_accounts.c.kind == kind.value)
+                           .order_by(ledger_accounts.c.id).with_for_update())
+
+
+async def is_repayment(conn: AsyncConnection, gateway_reference: str) -> bool:
+    query = select(instalment_repayments.c.id).where(instalment_repayments.c.gateway_reference == gateway_reference)
+    return (await conn.execute(query)).first() is not None

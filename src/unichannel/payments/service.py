@@ -20,9 +20,11 @@ from unichannel.errors import (
     IllegalTransition,
     InvalidInput,
     NotFound,
+    PaymentInProgress,
     RefundExceedsCaptured,
     UnknownPayment,
 )
+from unichannel.orders import repository as orders_repository
 from unichannel.payments import instalments, model, rates, repository
 from unichannel.payments.gateway import Authorization, PaymentGateway
 from unichannel.payments.model import AccountKind, Conversion, PaymentState, TransferKind
@@ -54,7 +56,13 @@ async def record_authorization(
     request_key: str | None,
 ) -> dict[str, Any]:
     """Records money held on the shopper's card for the order (no ledger entry: nothing is taken yet). Recording the
-    same authorization again (a retried request) returns the first record."""
+    same authorization again (a retried request) returns the first record. Another live payment of the order
+    (authorized or captured) refuses it with PaymentInProgress: the caller voids it at the gateway."""
+    await orders_repository.get_order(uow.conn, order["id"], for_update=True)  # payments of one order take turns
+    live = await repository.live_payment(uow.conn, order["id"])
+    if live is not None and live["gateway_reference"] != authorization.gateway_reference:
+        raise PaymentInProgress("another payment of this order is in progress or done; this one was released",
+                                field="order_id")
     now = uow.now()
     await repository.insert_payment(uow.conn, {
         "order_id": order["id"], "customer_id": order["customer_id"], "merchant_id": order["merchant_id"],
@@ -248,9 +256,13 @@ async def pay_back_processing_refunds(uow_factory: UnitOfWorkFactory, gateway: P
     done = []
     for found in waiting:
         parts = found["gateway_parts"] or []
-        for number, (reference, amount) in enumerate(parts):
-            key = f"refund:{found['id']}" if len(parts) == 1 else f"refund:{found['id']}:{number}"
-            await gateway.refund(reference, amount, found["currency"], idempotency_key=key)
+        try:
+            for number, (reference, amount) in enumerate(parts):
+                key = f"refund:{found['id']}" if len(parts) == 1 else f"refund:{found['id']}:{number}"
+                await gateway.refund(reference, amount, found["currency"], idempotency_key=key)
+        except DomainError as error:  # this one waits for the next sweep; it must not hold up the others
+            log.warning("the gateway did not pay back refund %s yet: %s", found["id"], error.message)
+            continue
         async with uow_factory() as uow:
             if await refund_paid_back(uow, f"refund:{found['id']}") == "refunded":
                 done.append(found["id"])
@@ -279,8 +291,11 @@ async def void_stale_authorizations(uow_factory: UnitOfWorkFactory, gateway: Pay
 def settlement_window(business_date: date, zone: str) -> tuple[datetime, datetime]:
     """[start, end) of a settlement day: midnight to midnight in the settlement time zone, as UTC instants."""
     tz = ZoneInfo(zone)
-    start = datetime.combine(business_date, time(0), tzinfo=tz)
-    end = datetime.combine(business_date + timedelta(days=1), time(0), tzinfo=tz)
+    try:
+        start = datetime.combine(business_date, time(0), tzinfo=tz)
+        end = datetime.combine(business_date + timedelta(days=1), time(0), tzinfo=tz)
+    except OverflowError:
+        raise InvalidInput("that date is beyond the calendar", field="business_date") from None
     return start, end
 
 
@@ -293,6 +308,8 @@ async def settle(uow: UnitOfWork, business_date: date) -> list[dict[str, Any]]:
     if end > now:
         raise InvalidInput(f"{business_date.isoformat()} is not over yet; settle a day once it has ended",
                            field="business_date")
+    # Settlement runs take turns per payable (two days settled at once must not both count the same payable).
+    await repository.lock_accounts(uow.conn, AccountKind.MERCHANT_PAYABLE)
     accrued = {row["id"]: row for row in await repository.balances(
         uow.conn, kind=AccountKind.MERCHANT_PAYABLE, before=end, exclude_kind=TransferKind.SETTLEMENT)}
     accrued_before = {row["id"]: row["balance_minor"] for row in await repository.balances(

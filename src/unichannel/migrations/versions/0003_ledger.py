@@ -128,7 +128,7 @@ def upgrade() -> None:
     with op.batch_alter_table('payments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_payments_merchant_id'), ['merchant_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_payments_order_id'), ['order_id'], unique=False)
-        batch_op.create_index('uq_payments_captured_order', ['order_id'], unique=True, sqlite_where=sa.text("status = 'captured'"), postgresql_where=sa.text("status = 'captured'"))
+        batch_op.create_index('uq_payments_live_order', ['order_id'], unique=True, sqlite_where=sa.text("status IN ('authorized', 'captured')"), postgresql_where=sa.text("status IN ('authorized', 'captured')"))
 
     op.create_table('instalment_repayments',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -136,9 +136,11 @@ def upgrade() -> None:
     sa.Column('gateway_reference', sa.String(length=120), nullable=False),
     sa.Column('amount_minor', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('refunded_minor', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('transfer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('transfer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('created_at', unichannel.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('amount_minor > 0 AND refunded_minor >= 0 AND refunded_minor <= amount_minor', name=op.f('ck_instalment_repayments_amounts_valid')),
+    sa.CheckConstraint("(status = 'booked') = (transfer_id IS NOT NULL) AND status IN ('booked', 'unbooked')", name=op.f('ck_instalment_repayments_booked_with_transfer')),
     sa.ForeignKeyConstraint(['plan_id'], ['instalment_plans.id'], name=op.f('fk_instalment_repayments_plan_id_instalment_plans')),
     sa.ForeignKeyConstraint(['transfer_id'], ['ledger_transfers.id'], name=op.f('fk_instalment_repayments_transfer_id_ledger_transfers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_instalment_repayments')),
@@ -293,7 +295,7 @@ def downgrade() -> None:
 
     op.drop_table('instalment_repayments')
     with op.batch_alter_table('payments', schema=None) as batch_op:
-        batch_op.drop_index('uq_payments_captured_order', sqlite_where=sa.text("status = 'captured'"), postgresql_where=sa.text("status = 'captured'"))
+        batch_op.drop_index('uq_payments_live_order', sqlite_where=sa.text("status IN ('authorized', 'captured')"), postgresql_where=sa.text("status IN ('authorized', 'captured')"))
         batch_op.drop_index(batch_op.f('ix_payments_order_id'))
         batch_op.drop_index(batch_op.f('ix_payments_merchant_id'))
 
