@@ -112,10 +112,22 @@ async def plan_for_order(
     for option in options:
         if option.promise is promise and (at is None or option.location_id == at):
             return option
-    try:  # is there stock for the cart anywhere at all?
+    if not _stock_anywhere(lines, sources):
+        raise SoldOut("sold out: not enough units left anywhere for this cart", field="cart")
+    raise CannotFulfil(f"{promise.value.replace('_', ' ')} is not possible for this cart now (stock, distance or "
+                       "opening hours); ask for the delivery options again", field="delivery")
+
+
+def _stock_anywhere(lines: list[Line], sources: list[Source]) -> bool:
+    try:
         select_sources(lines, sources, promise=Promise.HOME_DELIVERY, strategy=Strategy.NEAREST_FIRST,
                        destination=None)
     except CannotFulfil:
-        raise SoldOut("sold out: not enough units left anywhere for this cart", field="cart") from None
-    raise CannotFulfil(f"{promise.value.replace('_', ' ')} is not possible for this cart now (stock, distance or "
-                       "opening hours); ask for the delivery options again", field="delivery")
+        return False
+    return True
+
+
+async def is_sold_out(uow: UnitOfWork, lines: list[Line]) -> bool:
+    """Whether no location at all has the units of these lines any more (read now, in this transaction)."""
+    sources, _ = await sources_for(uow, [line.variant_id for line in lines])
+    return not _stock_anywhere(lines, sources)

@@ -119,7 +119,8 @@ async def place_orders(
             try:
                 held = await inventory.reserve(uow, merchant_id, item.variant_id, quantity, [source_id], expires_at)
             except SoldOut:
-                if choice.mode is DeliveryMode.IN_STORE:
+                lines_wanted = [Line(p.item.line_id, p.item.variant_id, p.item.quantity) for p in items]
+                if choice.mode is DeliveryMode.IN_STORE or await fulfillment.is_sold_out(uow, lines_wanted):
                     raise
                 # Another checkout took the units the plan counted on, a moment ago: the promise cannot be kept.
                 raise CannotFulfil("the units this delivery counted on were just taken; ask for the delivery options "
