@@ -60,9 +60,9 @@ async def place_orders(
 ) -> tuple[int, list[int]]:
     """Turns the member's cart into one order per merchant, holding stock for every line; returns (checkout, orders).
 
-    Stock is reserved pick by pick in (SKU, location) order (a fixed lock order), each with one conditional UPDATE,
-    where source selection planned it for the chosen delivery; if any line
-    cannot be held, the exception rolls back every hold and order of this checkout, and the cart stays as it was.
+    Source selection plans where each unit comes from for the chosen delivery; stock is then reserved pick by pick in
+    (SKU, location) order (a fixed lock order), each with one conditional UPDATE. If any pick cannot be held, the
+    exception rolls back every hold and order of this checkout, and the cart stays as it was.
     """
     channel = Channel(channel_of(choice.mode))
     pickup_row = None
