@@ -69,8 +69,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
         pool_pre_ping=True,
-        connect_args={"timeout": settings.database_connect_timeout_seconds,
-                      "command_timeout": settings.database_statement_timeout_seconds},
+        # The statement timeout is enforced by the server (no per-query timer in the client on the hot path).
+        connect_args={"timeout": settings.database_connect_timeout_seconds, "server_settings": {
+            "statement_timeout": str(int(settings.database_statement_timeout_seconds * 1000))}},
     )
 
 
