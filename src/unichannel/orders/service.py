@@ -81,14 +81,15 @@ async def place_orders(
         expires_at = now + timedelta(minutes=15)  # a till sale is paid on the spot or abandoned
     else:
         _check_station_area(choice, pickup_row)
-        await inventory.expire_lapsed(uow)  # a lapsed hold must not hide units from source selection
+        for variant_id in sorted({p.item.variant_id for p in priced.items}):  # a lapsed hold must not hide units
+            await inventory.expire_lapsed(uow, variant_id=variant_id)
     checkout_id = await repository.insert_checkout(
         uow.conn, {"customer_id": customer_id, "currency": priced.currency, "total_minor": 0, "created_at": now}
     )
     order_ids, grand_total = [], 0
     for merchant_id, items in priced.by_merchant().items():
         subtotal = sum(p.total_minor or 0 for p in items)
-        picks, fee, location_id = await _sources_of(uow, principal, choice, items, subtotal, priced.currency)
+        picks, fee, location_id = await _sources_of(uow, principal, choice, pickup, items, subtotal, priced.currency)
         order_id = await repository.insert_order(
             uow.conn,
             {
@@ -176,7 +177,8 @@ def _check_station_area(choice: DeliveryChoice, pickup_row: dict[str, Any] | Non
 
 
 async def _sources_of(
-    uow: UnitOfWork, principal: Principal, choice: DeliveryChoice, items: list[Any], subtotal: int, currency: str
+    uow: UnitOfWork, principal: Principal, choice: DeliveryChoice, pickup: Place | None, items: list[Any],
+    subtotal: int, currency: str,
 ) -> tuple[list[tuple[int, int, int]], int, int | None]:
     """(line id, location, units) for every unit of the merchant's items, the delivery fee, and the order's
     location (pickup place, the till's store, or the store of a 30-minute delivery), for the chosen delivery."""
@@ -187,7 +189,8 @@ async def _sources_of(
     till = principal.location_id if principal.role is Role.CLERK and choice.mode is DeliveryMode.HOME_DELIVERY \
         else None
     if choice.mode is DeliveryMode.PICKUP:
-        promise = Promise.STATION_PICKUP if await _is_station(uow, choice.location_id) else Promise.STORE_PICKUP
+        station = pickup is not None and pickup.kind == "village_station"
+        promise = Promise.STATION_PICKUP if station else Promise.STORE_PICKUP
     else:
         promise = Promise.EXPRESS if choice.mode is DeliveryMode.EXPRESS else Promise.HOME_DELIVERY
     lines = [Line(p.item.line_id, p.item.variant_id, p.item.quantity) for p in items]
@@ -196,11 +199,6 @@ async def _sources_of(
                                               till_store_id=till)
     picks = [(pick.line_id, pick.location_id, pick.quantity) for pick in option.plan.picks]
     return picks, option.fee_minor, option.location_id
-
-
-async def _is_station(uow: UnitOfWork, location_id: int | None) -> bool:
-    row = await inventory_repository.get_location(uow.conn, location_id) if location_id else None
-    return row is not None and row["kind"] == "village_station"
 
 
 async def _record(uow: UnitOfWork, order_id: int, before: OrderStatus | None, after: OrderStatus, actor: str, note=""):
@@ -263,7 +261,7 @@ async def move(
         await _return_flash_units(uow, order, lines)
         await _refund_everything_left(uow, order, principal.key, note or "order cancelled")
     elif target is OrderStatus.COMPLETED:
-        await payments.release(uow, order, uow.settings.platform_fee_basis_points)
+        await payments.release(uow, order)
     await _record(uow, order_id, current, target, principal.key, note)
     uow.emit(
         f"order.{target.value}",
@@ -308,7 +306,7 @@ async def confirm_delivered_orders(uow: UnitOfWork, limit: int = 200) -> list[in
         values = {"status": OrderStatus.COMPLETED.value, "updated_at": uow.now()}
         if not await repository.update_order(uow.conn, order_id, OrderStatus.DELIVERED.value, values):
             continue
-        await payments.release(uow, order, uow.settings.platform_fee_basis_points)
+        await payments.release(uow, order)
         await _record(uow, order_id, OrderStatus.DELIVERED, OrderStatus.COMPLETED, "system:auto-confirm",
                       f"no confirmation {uow.settings.auto_confirm_days} days after delivery")
         uow.emit("order.completed", "order", order_id, {

@@ -129,7 +129,7 @@ async def refund_paid_back(uow: UnitOfWork, refund_key: str | None) -> str:
     return "duplicate"
 
 
-async def release(uow: UnitOfWork, order: dict[str, Any], settings_fees: dict[str, int]) -> int | None:
+async def release(uow: UnitOfWork, order: dict[str, Any]) -> int | None:
     """Receipt confirmed: what escrow holds for the order goes to the merchant minus the platform fee, converted to
     the merchant's currency at the day's ECB reference rate. Returns the transfer id, or None if nothing was held."""
     payment = await repository.captured_payment(uow.conn, order["id"], for_update=True)
@@ -145,7 +145,7 @@ async def release(uow: UnitOfWork, order: dict[str, Any], settings_fees: dict[st
     transfer_id = None
     if state.held_minor > 0:
         done = model.release(order["id"], order["merchant_id"], state.held_minor, state.currency,
-                             settings_fees[merchant["kind"]], conversion)
+                             uow.settings.platform_fee_basis_points[merchant["kind"]], conversion)
         transfer_id = await repository.post(uow.conn, done.transfer, f"release:payment:{payment['id']}", now)
         values |= {"released_minor": done.released_minor, "merchant_gross_minor": done.merchant_gross_minor,
                    "fee_minor": done.fee_minor}
