@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from unichannel.idempotency import idempotency_keys
 from unichannel.inventory.repository import reservations, stock, stock_movements
 from unichannel.orders.repository import checkouts, order_lines, orders
+from unichannel.payments.repository import balances as ledger_balances
 from unichannel.payments.repository import (
     instalment_plans,
     instalments,
@@ -224,16 +225,8 @@ async def _ledger(conn: AsyncConnection, report: Report) -> None:
 
 async def _balances(conn: AsyncConnection) -> dict[tuple[str, int, str], int]:
     """(kind, owner, currency) -> credits minus debits, over every entry."""
-    totals: dict[int, int] = {}
-    moved = select(ledger_entries.c.debit_account_id, ledger_entries.c.credit_account_id,
-                   func.sum(ledger_entries.c.amount_minor)).group_by(ledger_entries.c.debit_account_id,
-                                                                     ledger_entries.c.credit_account_id)
-    for debit_id, credit_id, amount in await conn.execute(moved):
-        totals[debit_id] = totals.get(debit_id, 0) - int(amount)
-        totals[credit_id] = totals.get(credit_id, 0) + int(amount)
-    accounts = await conn.execute(select(ledger_accounts.c.id, ledger_accounts.c.kind, ledger_accounts.c.owner_id,
-                                         ledger_accounts.c.currency))
-    return {(kind, owner, currency): totals.get(account_id, 0) for account_id, kind, owner, currency in accounts}
+    return {(row["kind"], row["owner_id"], row["currency"]): row["balance_minor"]
+            for row in await ledger_balances(conn)}
 
 
 async def _payment_trails(conn: AsyncConnection, report: Report) -> None:

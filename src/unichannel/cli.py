@@ -222,7 +222,7 @@ def settle(
     for column in ("merchant", "currency", "carried over", "released", "fee", "refunded", "payout"):
         table.add_column(column, justify="right")
     for row in rows:
-        amounts = [Money(row[f"{n}_minor"], row["currency"]).display().split(" ", 1)[1]
+        amounts = [Money(row[f"{n}_minor"], row["currency"]).amount_text()
                    for n in ("carried_over", "released", "fee", "refunded", "payout")]
         table.add_row(str(row["merchant_id"]), row["currency"], *amounts)
     console.print(table)

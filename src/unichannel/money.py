@@ -81,8 +81,11 @@ class Money:
         digits = minor_digits(self.currency)
         return format_currency(Decimal(self.amount_minor).scaleb(-digits), self.currency, locale=locale)
 
+    def amount_text(self) -> str:
+        """The amount in major units with the currency's digits, no symbol ('18.50', '-3.00', '1850' for JPY)."""
+        digits = minor_digits(self.currency)
+        return f"{Decimal(self.amount_minor).scaleb(-digits):.{digits}f}"
+
     def display(self) -> str:
         """A plain decimal rendering ('CNY 18.50'); locale formatting belongs to the presentation layer."""
-        digits = minor_digits(self.currency)
-        amount = Decimal(self.amount_minor).scaleb(-digits)
-        return f"{self.currency} {amount:.{digits}f}"
+        return f"{self.currency} {self.amount_text()}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
 
 from unichannel import idempotency
 from unichannel.access.model import Principal, Role
@@ -68,12 +67,10 @@ async def place_orders(
     owner, _ = cart_owner(caller, customer_id)
     choice = _choice(body, caller)
     async with new_uow(request) as uow:
-        claim = None
-        if idempotency_key is not None:
-            fingerprint = idempotency.request_hash("POST", "/orders", [owner, body.model_dump(mode="json")])
-            claim = await idempotency.claim(uow, caller.key, idempotency_key, fingerprint)
-            if isinstance(claim, idempotency.Replay):
-                return JSONResponse(claim.response, status_code=claim.status_code, headers={"Idempotent-Replay": "true"})
+        claim, replay = await claim_or_replay(uow, caller, idempotency_key, request,
+                                              [owner, body.model_dump(mode="json")])
+        if replay is not None:
+            return replay
         checkout_id, order_ids = await service.place_orders(uow, caller, owner, choice)
         rows = [await repository.get_order(uow.conn, order_id) for order_id in order_ids]
         views = await order_views(uow, rows)

@@ -296,7 +296,7 @@ def payout_csv(rows: list[dict[str, Any]]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(PAYOUT_COLUMNS)
     for row in rows:
-        amounts = [Money(row[f"{n}_minor"], row["currency"]).display().split(" ", 1)[1] for n in PAYOUT_COLUMNS[3:]]
+        amounts = [Money(row[f"{n}_minor"], row["currency"]).amount_text() for n in PAYOUT_COLUMNS[3:]]
         writer.writerow([row["business_date"].isoformat(), row["merchant_id"], row["currency"], *amounts])
     return out.getvalue()
 

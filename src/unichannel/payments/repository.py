@@ -410,15 +410,19 @@ async def payment_by_reference(conn: AsyncConnection, gateway_reference: str, *,
 
 
 async def payment_by_request_key(conn: AsyncConnection, request_key: str) -> dict[str, Any] | None:
-    row = (await conn.execute(select(payments).where(payments.c.request_key == request_key))).mappings().first()
-    return dict(row) if row else None
+    return await _one(conn, select(payments).where(payments.c.request_key == request_key), False)
+
+
+async def _move(conn: AsyncConnection, table: Table, row_id: int, from_status: str, values: dict[str, Any]) -> bool:
+    """Changes a row only if it is still in `from_status`: of two racing changes, one wins."""
+    result = await conn.execute(
+        table.update().where(table.c.id == row_id, table.c.status == from_status).values(**values)
+    )
+    return result.rowcount == 1
 
 
 async def move_payment(conn: AsyncConnection, payment_id: int, from_status: str, values: dict[str, Any]) -> bool:
-    result = await conn.execute(
-        payments.update().where(payments.c.id == payment_id, payments.c.status == from_status).values(**values)
-    )
-    return result.rowcount == 1
+    return await _move(conn, payments, payment_id, from_status, values)
 
 
 async def record_event(conn: AsyncConnection, values: dict[str, Any]) -> int | None:
@@ -471,15 +475,11 @@ async def insert_refund(conn: AsyncConnection, values: dict[str, Any]) -> int:
 
 
 async def get_refund(conn: AsyncConnection, refund_id: int) -> dict[str, Any] | None:
-    row = (await conn.execute(select(refunds).where(refunds.c.id == refund_id))).mappings().first()
-    return dict(row) if row else None
+    return await _one(conn, select(refunds).where(refunds.c.id == refund_id), False)
 
 
 async def update_refund(conn: AsyncConnection, refund_id: int, from_status: str, values: dict[str, Any]) -> bool:
-    result = await conn.execute(
-        refunds.update().where(refunds.c.id == refund_id, refunds.c.status == from_status).values(**values)
-    )
-    return result.rowcount == 1
+    return await _move(conn, refunds, refund_id, from_status, values)
 
 
 async def refunds_of_order(conn: AsyncConnection, order_id: int) -> list[dict[str, Any]]:
