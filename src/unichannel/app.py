@@ -21,6 +21,7 @@ from unichannel.customers.api import router as customers_router
 from unichannel.db import create_engine
 from unichannel.events import EventBus, OutboxRelay
 from unichannel.fulfillment.api import router as fulfillment_router
+from unichannel.inventory import service as inventory_service
 from unichannel.inventory.api import router as inventory_router
 from unichannel.orders import service as orders_service
 from unichannel.orders.api import router as orders_router
@@ -40,14 +41,19 @@ API_PREFIX = "/api/v1"
 
 
 async def sweep_forever(uow_factory: UnitOfWorkFactory, gateway: PaymentGateway, interval_seconds: float) -> None:
-    """Every few seconds: gives back the stock of unpaid orders whose hold lapsed, confirms receipt of orders
-    delivered long enough ago (releasing escrow), and has the gateway pay back refunds left unpaid by a crash."""
+    """Every few seconds: gives back the stock of unpaid orders whose hold lapsed, writes off expired lots, confirms
+    receipt of orders delivered long enough ago (releasing escrow), and has the gateway pay back refunds left
+    unpaid by a crash."""
     while True:
         try:
             async with uow_factory() as uow:
                 cancelled = await orders_service.cancel_lapsed_orders(uow)
             if cancelled:
                 log.info("cancelled %d unpaid orders whose stock hold lapsed", len(cancelled))
+            async with uow_factory() as uow:
+                written_off = await inventory_service.write_off_expired_lots(uow)
+            if written_off:
+                log.info("wrote off %d units of lots past their best-before date", written_off)
             async with uow_factory() as uow:
                 await instalments.mark_overdue(uow)
             async with uow_factory() as uow:

@@ -1,14 +1,17 @@
 """`unichannel check`: verifies the design's invariants on a live database.
 
 1. 0 <= reserved <= on_hand for every stock row (and reserved equals the sum of the live holds at that row).
-2. Units are conserved: the movements of each SKU at each location add up to its on_hand.
-3. Every live order line holds exactly one live reservation, of its SKU, location and quantity.
+2. Units are conserved: the movements of each SKU at each location add up to its on_hand, and its lots never count
+   more units than are on hand.
+3. Every live order line holds exactly one live reservation, of its SKU, location and quantity (or, once its parcel
+   is packed, the units left stock with it).
 4. The ledger balances: every entry moves a positive amount between two different accounts of its own currency,
    every transfer has entries, all balances sum to zero per currency, escrow holds exactly what was paid and not
    yet released or refunded, each payment's ledger trail matches it (one capture; refunds add up), and each
    shopper's instalment receivable equals what their plans' instalments still ask.
 6. No payment is refunded beyond what was captured.
-5. Every stored idempotent result names exactly one thing it created (a checkout or an order) that exists and that
+5. Every stored idempotent result names exactly one thing it created (a checkout, order, refund, return or
+   shipment move) that exists and that
    its stored response names, and no two keys claim the same thing.
 """
 
@@ -20,8 +23,9 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from unichannel.idempotency import idempotency_keys
-from unichannel.inventory.repository import reservations, stock, stock_movements
-from unichannel.orders.repository import checkouts, order_lines, orders
+from unichannel.fulfillment.repository import shipment_lines, shipments
+from unichannel.inventory.repository import lots, reservations, stock, stock_movements
+from unichannel.orders.repository import checkouts, order_lines, orders, returns
 from unichannel.payments.repository import balances as ledger_balances
 from unichannel.payments.repository import (
     instalment_plans,
@@ -109,6 +113,20 @@ async def _conservation(conn: AsyncConnection, report: Report) -> None:
     for row in await conn.execute(orphans):
         report.violations.append(Violation(2, f"movements of {row.variant_id}@{row.location_id} have no stock row"))
     report.counts["movements"] = (await conn.execute(select(func.count()).select_from(stock_movements))).scalar_one()
+    in_lots = (
+        select(lots.c.variant_id, lots.c.location_id, func.sum(lots.c.remaining).label("in_lots"))
+        .group_by(lots.c.variant_id, lots.c.location_id)
+        .subquery()
+    )
+    beyond = (
+        select(in_lots.c.variant_id, in_lots.c.location_id, in_lots.c.in_lots, func.coalesce(stock.c.on_hand, 0))
+        .outerjoin(stock, and_(stock.c.variant_id == in_lots.c.variant_id, stock.c.location_id == in_lots.c.location_id))
+        .where(in_lots.c.in_lots > func.coalesce(stock.c.on_hand, 0))
+        .limit(SHOWN_PER_RULE)
+    )
+    for variant_id, location_id, counted, on_hand in await conn.execute(beyond):
+        report.violations.append(Violation(2, f"lots of {variant_id}@{location_id} count {counted} units but only "
+                                              f"{on_hand} are on hand"))
 
 
 async def _live_lines(conn: AsyncConnection, report: Report) -> None:
@@ -120,10 +138,18 @@ async def _live_lines(conn: AsyncConnection, report: Report) -> None:
         .join(orders, orders.c.id == order_lines.c.order_id)
         .join(reservations, reservations.c.id == order_lines.c.reservation_id)
     )
+    packed_lines = (
+        select(shipment_lines.c.order_line_id)
+        .join(shipments, shipments.c.id == shipment_lines.c.shipment_id)
+        .where(shipments.c.direction == "outbound", shipments.c.status.not_in(["picking", "cancelled"]))
+    )
+    packed = set((await conn.execute(packed_lines)).scalars())
     lapsed = shown = 0
     for row in await conn.execute(query):
         problem = None
         if row.status in LIVE_ORDER and row.hold not in LIVE_HOLD:
+            if row.status == "allocated" and row.hold == "consumed" and row.id in packed:
+                continue  # its parcel is packed: the units left the shelf with it
             if row.status == "placed" and row.hold == "expired":
                 lapsed += 1  # unpaid and lapsed: it can no longer be paid; the sweeper cancels it
                 continue
@@ -141,7 +167,7 @@ async def _live_lines(conn: AsyncConnection, report: Report) -> None:
     report.counts["order lines"] = (await conn.execute(select(func.count()).select_from(order_lines))).scalar_one()
 
 
-ALIASES = {"decision": "refund", "move": "order"}
+ALIASES = {"decision": "refund", "move": "order", "receipt": "return", "scan": "shipment"}
 
 
 async def _idempotency(conn: AsyncConnection, report: Report) -> None:
@@ -151,6 +177,8 @@ async def _idempotency(conn: AsyncConnection, report: Report) -> None:
         "checkout": set((await conn.execute(select(checkouts.c.id))).scalars()),
         "order": set((await conn.execute(select(orders.c.id))).scalars()),
         "refund": set((await conn.execute(select(refunds.c.id))).scalars()),
+        "return": set((await conn.execute(select(returns.c.id))).scalars()),
+        "shipment": set((await conn.execute(select(shipments.c.id))).scalars()),
     }
     for row in rows:
         resource = row["resource"]

@@ -95,6 +95,23 @@ class CannotFulfil(Conflict):
     code = "cannot_fulfil"
 
 
+class ExpiredStock(Conflict):
+    """Packing would need units past their best-before date: fresh produce is never sent expired."""
+
+    code = "expired_stock"
+
+
+class WrongPickupCode(DomainError):
+    """The code given at a pickup counter is not the parcel's: the parcel stays where it is."""
+
+    status_code = 422
+    code = "wrong_pickup_code"
+
+
+class ReturnWindowClosed(Conflict):
+    code = "return_window_closed"
+
+
 class ReservationExpired(Conflict):
     code = "reservation_expired"
 

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     bench_endpoints: bool = Field(default=False, description="Serve the benchmark's trivial endpoint.")
     max_line_quantity: int = Field(default=999, ge=1, description="Largest quantity of one SKU in a cart or order line.")
     max_stock_quantity: int = Field(default=10_000_000, ge=1, description="Largest single stock movement.")
+    return_window_days: int = Field(
+        default=7, ge=0, le=90,
+        description="Days after delivery within which a shopper may send goods back for a refund (0: no returns).",
+    )
     auto_confirm_days: int = Field(
         default=10, ge=1, le=90,
         description="Days after delivery when receipt is confirmed for a shopper who did not (escrow is released).",

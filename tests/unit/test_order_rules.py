@@ -30,6 +30,7 @@ LEGAL_MOVES = {
     (S.ALLOCATED, S.SHIPPED),
     (S.ALLOCATED, S.CANCELLED),
     (S.SHIPPED, S.DELIVERED),
+    (S.SHIPPED, S.CANCELLED),  # every parcel came back undelivered
     (S.DELIVERED, S.COMPLETED),
 }
 ALL_MOVES = list(product(OrderStatus, OrderStatus))

@@ -28,6 +28,12 @@ class Principal:
     customer_id: int | None = None
     merchant_id: int | None = None
     location_id: int | None = None
+    location_kind: str | None = None  # of a clerk's location: a store, or a village station
+
+    @property
+    def is_station_operator(self) -> bool:
+        """A clerk of a village station: places assisted orders for villagers and hands over their parcels."""
+        return self.role is Role.CLERK and self.location_kind == "village_station"
 
     @property
     def key(self) -> str:

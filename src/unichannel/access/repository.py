@@ -8,6 +8,7 @@ from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table, selec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from unichannel.db import Id, UTCDateTime, metadata
+from unichannel.inventory.repository import locations
 
 api_tokens = Table(
     "api_tokens",
@@ -32,7 +33,13 @@ async def insert_token(conn: AsyncConnection, values: dict[str, Any]) -> int:
 
 
 async def get_token_by_public_id(conn: AsyncConnection, public_id: str) -> dict[str, Any] | None:
-    row = (await conn.execute(select(api_tokens).where(api_tokens.c.public_id == public_id))).mappings().first()
+    """The token with the kind of the location it is bound to (a clerk's store or village station)."""
+    query = (
+        select(api_tokens, locations.c.kind.label("location_kind"))
+        .outerjoin(locations, locations.c.id == api_tokens.c.location_id)
+        .where(api_tokens.c.public_id == public_id)
+    )
+    row = (await conn.execute(query)).mappings().first()
     return dict(row) if row else None
 
 

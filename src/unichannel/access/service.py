@@ -130,4 +130,5 @@ class TokenAuthenticator:
             customer_id=row["customer_id"],
             merchant_id=row["merchant_id"],
             location_id=row["location_id"],
+            location_kind=row["location_kind"],
         )

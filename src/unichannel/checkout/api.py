@@ -20,7 +20,8 @@ CustomerParam = Annotated[int | None, Query(ge=1, le=MAX_ID, description="the me
 
 
 def cart_owner(caller: Principal, customer_id: int | None) -> tuple[int, Channel]:
-    """Whose cart and which channel: a shopper's own (online); a member's identified at the till (store)."""
+    """Whose cart and which channel: a shopper's own (online); a member's identified at the till (store); a
+    villager's at a village station, whose operator orders for them at the online prices (an assisted order)."""
     if caller.role is Role.SHOPPER:
         if customer_id not in (None, caller.customer_id):
             raise InvalidInput("a shopper works only their own cart", field="customer_id")
@@ -29,7 +30,8 @@ def cart_owner(caller: Principal, customer_id: int | None) -> tuple[int, Channel
     caller.require(Role.CLERK, Role.OPERATOR)
     if customer_id is None:
         raise InvalidInput("identify the member first (customer_id)", field="customer_id")
-    return customer_id, Channel.STORE if caller.role is Role.CLERK else Channel.ONLINE
+    at_till = caller.role is Role.CLERK and not caller.is_station_operator
+    return customer_id, Channel.STORE if at_till else Channel.ONLINE
 
 
 def cart_out(view: service.CartView) -> CartOut:
@@ -64,7 +66,7 @@ async def get_cart(request: Request, caller: Caller, customer_id: CustomerParam 
 async def add_line(request: Request, caller: Caller, body: AddLineIn, customer_id: CustomerParam = None) -> CartOut:
     """Adds by SKU, or by the payload of a scanned QR code or barcode; the server prices it."""
     owner, channel = cart_owner(caller, customer_id)
-    location_id = caller.location_id if caller.role is Role.CLERK else body.location_id
+    location_id = caller.location_id if channel is Channel.STORE else body.location_id
     async with new_uow(request) as uow:
         variant = await service.resolve_variant(uow, sku=body.sku, merchant_slug=body.merchant, code=body.code)
         via = Channel.STORE if (channel is Channel.STORE or location_id is not None) else Channel.ONLINE

@@ -173,6 +173,7 @@ class LocationTerms:
     service_radius_km: float  # a village station's service area
     run_weekdays: tuple[int, ...]
     run_time: time
+    operator_name: str | None = None  # a village station's operator
 
 
 STORE_HOURS = OpeningHours(time(9), time(22))
@@ -199,8 +200,8 @@ def _number(details: dict, key: str, default: float, low: float, high: float, *,
 def location_terms(kind: str, details: dict) -> LocationTerms:
     """Reads (and checks) a location's delivery details: `opening_hours` {"opens": "09:00", "closes": "22:00"},
     `delivery_radius_km` (3), `express_orders_per_hour` (20), `shelf_minimum` (0), `priority` (100); a village
-    station's `service_radius_km` (10), `runs` (["tue", "fri"]) and `run_time` ("14:00"). InvalidInput names the
-    bad key."""
+    station's `service_radius_km` (10), `runs` (["tue", "fri"]), `run_time` ("14:00") and `operator_name`.
+    InvalidInput names the bad key."""
     hours = None
     if kind in ("store", "popup"):
         raw = details.get("opening_hours")
@@ -216,7 +217,12 @@ def location_terms(kind: str, details: dict) -> LocationTerms:
     runs = details.get("runs", ["tue", "fri"])
     if not isinstance(runs, list) or not runs or any(day not in WEEKDAYS for day in runs):
         raise InvalidInput(f"runs is a list of days: {', '.join(WEEKDAYS)}", field="details.runs")
+    operator = details.get("operator_name")
+    if operator is not None and (not isinstance(operator, str) or not 0 < len(operator) <= 100):
+        raise InvalidInput("operator_name is the station operator's name, up to 100 characters",
+                           field="details.operator_name")
     return LocationTerms(
+        operator_name=operator,
         hours=hours,
         delivery_radius_km=_number(details, "delivery_radius_km", 3.0, 0.1, 50),
         express_orders_per_hour=int(_number(details, "express_orders_per_hour", 20, 0, 10_000, whole=True)),

@@ -16,6 +16,7 @@ from unichannel.inventory.schemas import (
     AdjustIn,
     LocationIn,
     LocationOut,
+    LotOut,
     MovementOut,
     ReceiveIn,
     SafetyStockIn,
@@ -95,7 +96,9 @@ async def list_stock(
 async def receive(request: Request, caller: Caller, body: ReceiveIn) -> StockLevelOut:
     caller.require(Role.OPERATOR, Role.MERCHANT, Role.CLERK)
     async with new_uow(request) as uow:
-        level = await service.receive(uow, caller, body.variant_id, body.location_id, body.quantity, body.reference)
+        lot = (body.lot.code, body.lot.best_before) if body.lot else None
+        level = await service.receive(uow, caller, body.variant_id, body.location_id, body.quantity, body.reference,
+                                      lot)
         return _level_out(body.variant_id, body.location_id, level)
 
 
@@ -103,7 +106,8 @@ async def receive(request: Request, caller: Caller, body: ReceiveIn) -> StockLev
 async def adjust(request: Request, caller: Caller, body: AdjustIn) -> StockLevelOut:
     caller.require(Role.OPERATOR, Role.MERCHANT, Role.CLERK)
     async with new_uow(request) as uow:
-        level = await service.adjust(uow, caller, body.variant_id, body.location_id, body.delta, body.reason)
+        level = await service.adjust(uow, caller, body.variant_id, body.location_id, body.delta, body.reason,
+                                     body.lot_code)
         return _level_out(body.variant_id, body.location_id, level)
 
 
@@ -112,7 +116,7 @@ async def transfer(request: Request, caller: Caller, body: TransferIn) -> Transf
     caller.require(Role.OPERATOR, Role.MERCHANT, Role.CLERK)
     async with new_uow(request) as uow:
         source, destination = await service.transfer(
-            uow, caller, body.variant_id, body.from_location_id, body.to_location_id, body.quantity
+            uow, caller, body.variant_id, body.from_location_id, body.to_location_id, body.quantity, body.lot_code
         )
         return TransferOut(
             source=_level_out(body.variant_id, body.from_location_id, source),
@@ -139,5 +143,21 @@ async def list_movements(
     merchant_id, location_id = _stock_scope(caller, location_id)
     async with new_uow(request, read_only=True) as uow:
         return await repository.list_movements(
+            uow.conn, variant_id=variant_id, location_id=location_id, merchant_id=merchant_id, limit=limit
+        )
+
+
+@router.get("/stock/lots", response_model=list[LotOut])
+async def list_lots(
+    request: Request,
+    caller: Caller,
+    variant_id: OptionalIdQuery = None,
+    location_id: OptionalIdQuery = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    """Lots with units left, earliest best-before date first (the order they are picked in)."""
+    merchant_id, location_id = _stock_scope(caller, location_id)
+    async with new_uow(request, read_only=True) as uow:
+        return await repository.list_lots(
             uow.conn, variant_id=variant_id, location_id=location_id, merchant_id=merchant_id, limit=limit
         )

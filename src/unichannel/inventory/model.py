@@ -7,10 +7,11 @@ Pure: no database, HTTP or clock. The same rules are enforced again by the datab
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime
 from enum import StrEnum
 
-from unichannel.errors import InsufficientStock, InvalidInput
+from unichannel.errors import ExpiredStock, InsufficientStock, InvalidInput
 
 
 class LocationKind(StrEnum):
@@ -26,6 +27,7 @@ class MovementKind(StrEnum):
     TRANSFER_OUT = "transfer_out"
     TRANSFER_IN = "transfer_in"
     SHIP = "ship"  # units leave with an order
+    RETURN = "return"  # units come back: a parcel unpacked or undeliverable, or goods a shopper returned
 
 
 class ReservationStatus(StrEnum):
@@ -103,3 +105,50 @@ def order_locations_for_transfer(source_id: int, destination_id: int) -> tuple[i
     if source_id == destination_id:
         raise InvalidInput("a transfer needs two different locations", field="to_location_id")
     return (source_id, destination_id) if source_id < destination_id else (destination_id, source_id)
+
+
+def check_lot(code: str, best_before: date | None) -> None:
+    """A lot is named by the supplier's lot code and carries the best-before date printed on it."""
+    if not code.strip() or len(code) > 40:
+        raise InvalidInput("a lot code is 1 to 40 characters", field="lot.code")
+    if best_before is None:
+        raise InvalidInput("a lot needs its best-before date", field="lot.best_before")
+
+
+@dataclass(frozen=True, slots=True)
+class Lot:
+    id: int
+    code: str
+    best_before: date
+    remaining: int
+
+
+@dataclass(frozen=True, slots=True)
+class LotPick:
+    lot_id: int | None  # None: units not tracked in lots
+    quantity: int
+
+
+def pick_first_expiry(lots: Sequence[Lot], quantity: int, untracked: int, today: date, *, sku: str = "") -> list[LotPick]:
+    """First expiry, first out: `quantity` units of one SKU at one location from its lots, earliest best-before
+    date first, none from a lot past its best-before date (a lot is good through its best-before day), then from
+    the `untracked` units (on hand but in no lot). ExpiredStock if the good units do not reach `quantity`."""
+    picks, wanted = [], quantity
+    for lot in sorted(lots, key=lambda lot: (lot.best_before, lot.id)):
+        if wanted == 0:
+            break
+        if lot.best_before < today or lot.remaining <= 0:
+            continue
+        take = min(wanted, lot.remaining)
+        picks.append(LotPick(lot.id, take))
+        wanted -= take
+    if wanted and untracked > 0:
+        take = min(wanted, untracked)
+        picks.append(LotPick(None, take))
+        wanted -= take
+    if wanted:
+        expired = sum(lot.remaining for lot in lots if lot.best_before < today)
+        raise ExpiredStock(f"only {quantity - wanted} of {quantity} units of {sku or 'this SKU'} here are within "
+                           f"their best-before date ({expired} expired units are not sent); write them off",
+                           field="lots")
+    return picks

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     and_,
+    func,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -81,7 +83,7 @@ stock_movements = Table(
     Column("created_at", UTCDateTime, nullable=False),
     CheckConstraint("quantity <> 0", name="quantity_not_zero"),
     CheckConstraint(
-        "kind IN ('receive', 'adjust', 'transfer_out', 'transfer_in', 'ship')", name="kind_known"
+        "kind IN ('receive', 'adjust', 'transfer_out', 'transfer_in', 'ship', 'return')", name="kind_known"
     ),
     Index("ix_stock_movements_variant_location", "variant_id", "location_id"),
 )
@@ -104,6 +106,24 @@ reservations = Table(
     ),
     Index("ix_reservations_lapsing", "status", "expires_at"),
     Index("ix_reservations_variant_location", "variant_id", "location_id"),
+)
+
+lots = Table(  # units of one SKU at one location that share a supplier lot code and a best-before date
+    "lots",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("merchant_id", Id, ForeignKey("merchants.id"), nullable=False),
+    Column("variant_id", Id, ForeignKey("variants.id"), nullable=False),
+    Column("location_id", Id, ForeignKey("locations.id"), nullable=False),
+    Column("code", String(40), nullable=False),
+    Column("best_before", Date, nullable=False),
+    Column("received", Integer, nullable=False),
+    Column("remaining", Integer, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    UniqueConstraint("variant_id", "location_id", "code", name="uq_lots_variant_location_code"),
+    CheckConstraint("received > 0", name="received_positive"),
+    CheckConstraint("remaining >= 0", name="remaining_not_negative"),
+    Index("ix_lots_best_before", "best_before"),
 )
 
 
@@ -157,8 +177,12 @@ def _level(row: Any) -> StockLevel | None:
 _LEVEL_COLUMNS = (stock.c.on_hand, stock.c.reserved, stock.c.safety_stock)
 
 
-async def get_level(conn: AsyncConnection, variant_id: int, location_id: int) -> StockLevel | None:
+async def get_level(
+    conn: AsyncConnection, variant_id: int, location_id: int, *, for_update: bool = False
+) -> StockLevel | None:
     query = select(*_LEVEL_COLUMNS).where(stock.c.variant_id == variant_id, stock.c.location_id == location_id)
+    if for_update:
+        query = query.with_for_update()
     return _level((await conn.execute(query)).first())
 
 
@@ -351,4 +375,71 @@ async def lapsed_reservations(
         query = query.where(reservations.c.variant_id == variant_id)
     if location_id is not None:
         query = query.where(reservations.c.location_id == location_id)
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+# --- lots --------------------------------------------------------------------------------------------------------
+
+
+async def receive_into_lot(conn: AsyncConnection, values: dict[str, Any]) -> dict[str, Any] | None:
+    """Adds units to the lot (creating it); None if the lot exists with another best-before date."""
+    quantity = values["received"]
+    statement = (
+        upsert_insert(conn, lots)
+        .values(**values, remaining=quantity)
+        .on_conflict_do_update(
+            index_elements=["variant_id", "location_id", "code"],
+            set_={"received": lots.c.received + quantity, "remaining": lots.c.remaining + quantity},
+            where=lots.c.best_before == values["best_before"],
+        )
+        .returning(*lots.c)
+    )
+    row = (await conn.execute(statement)).mappings().first()
+    return dict(row) if row else None
+
+
+async def get_lot(conn: AsyncConnection, variant_id: int, location_id: int, code: str) -> dict[str, Any] | None:
+    query = select(lots).where(lots.c.variant_id == variant_id, lots.c.location_id == location_id, lots.c.code == code)
+    row = (await conn.execute(query)).mappings().first()
+    return dict(row) if row else None
+
+
+async def lots_at(conn: AsyncConnection, variant_id: int, location_id: int, *, with_empty: bool = False
+                  ) -> list[dict[str, Any]]:
+    query = select(lots).where(lots.c.variant_id == variant_id, lots.c.location_id == location_id)
+    if not with_empty:
+        query = query.where(lots.c.remaining > 0)
+    query = query.order_by(lots.c.best_before, lots.c.id)
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+async def list_lots(conn: AsyncConnection, *, variant_id: int | None, location_id: int | None,
+                    merchant_id: int | None, limit: int) -> list[dict[str, Any]]:
+    query = select(lots).where(lots.c.remaining > 0).order_by(lots.c.best_before, lots.c.id).limit(limit)
+    for column, value in ((lots.c.variant_id, variant_id), (lots.c.location_id, location_id),
+                          (lots.c.merchant_id, merchant_id)):
+        if value is not None:
+            query = query.where(column == value)
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+async def change_lot(conn: AsyncConnection, lot_id: int, delta: int) -> bool:
+    """remaining += delta, only if it stays within 0..received; False when refused."""
+    statement = (
+        lots.update()
+        .where(lots.c.id == lot_id, lots.c.remaining + delta >= 0, lots.c.remaining + delta <= lots.c.received)
+        .values(remaining=lots.c.remaining + delta)
+    )
+    return (await conn.execute(statement)).rowcount == 1
+
+
+async def units_in_lots(conn: AsyncConnection, variant_id: int, location_id: int) -> int:
+    query = select(func.coalesce(func.sum(lots.c.remaining), 0)).where(
+        lots.c.variant_id == variant_id, lots.c.location_id == location_id)
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def expired_lots(conn: AsyncConnection, today: Any, limit: int) -> list[dict[str, Any]]:
+    query = (select(lots).where(lots.c.best_before < today, lots.c.remaining > 0)
+             .order_by(lots.c.variant_id, lots.c.location_id, lots.c.id).limit(limit))
     return [dict(r) for r in (await conn.execute(query)).mappings()]

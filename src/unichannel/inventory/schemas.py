@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -49,11 +49,28 @@ class StockLevelOut(BaseModel):
     available: int
 
 
+class LotIn(StrictModel):
+    code: str = Field(min_length=1, max_length=40, description="the supplier's lot code")
+    best_before: date
+
+
 class ReceiveIn(StrictModel):
     variant_id: int = Field(ge=1, le=MAX_ID, strict=True)
     location_id: int = Field(ge=1, le=MAX_ID, strict=True)
     quantity: int = Field(ge=1, le=MAX_UNITS, strict=True)
     reference: str | None = Field(default=None, max_length=80)
+    lot: LotIn | None = Field(default=None, description="fresh produce: the lot and its best-before date")
+
+
+class LotOut(BaseModel):
+    id: int
+    variant_id: int
+    location_id: int
+    code: str
+    best_before: date
+    received: int
+    remaining: int
+    received_at: datetime
 
 
 class AdjustIn(StrictModel):
@@ -61,6 +78,7 @@ class AdjustIn(StrictModel):
     location_id: int = Field(ge=1, le=MAX_ID, strict=True)
     delta: int = Field(ge=-MAX_UNITS, le=MAX_UNITS, strict=True)
     reason: str = Field(min_length=1, max_length=200)
+    lot_code: str | None = Field(default=None, min_length=1, max_length=40, description="the lot counted or written off")
 
 
 class TransferIn(StrictModel):
@@ -68,6 +86,7 @@ class TransferIn(StrictModel):
     from_location_id: int = Field(ge=1, le=MAX_ID, strict=True)
     to_location_id: int = Field(ge=1, le=MAX_ID, strict=True)
     quantity: int = Field(ge=1, le=MAX_UNITS, strict=True)
+    lot_code: str | None = Field(default=None, min_length=1, max_length=40, description="units of this lot")
 
 
 class TransferOut(BaseModel):

@@ -6,13 +6,15 @@ movement (when on_hand changes) and emits a `stock.changed` event through the ou
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from unichannel.access.model import Principal, Role
 from unichannel.catalog import repository as catalog_repository
 from unichannel.errors import (
     AlreadyExists,
+    Conflict,
     InsufficientStock,
     InvalidInput,
     NotFound,
@@ -26,14 +28,18 @@ from unichannel.inventory.model import (
     LIVE_RESERVATION_STATUSES,
     MAX_ON_HAND,
     LocationKind,
+    Lot,
+    LotPick,
     MovementKind,
     ReservationStatus,
     StockLevel,
     check_adjustment,
     check_coordinates,
+    check_lot,
     check_quantity,
     has_lapsed,
     order_locations_for_transfer,
+    pick_first_expiry,
 )
 from unichannel.uow import UnitOfWork
 
@@ -137,26 +143,71 @@ async def _move_on_hand(
 
 
 async def receive(
-    uow: UnitOfWork, principal: Principal | None, variant_id: int, location_id: int, quantity: int, reference: str | None
+    uow: UnitOfWork, principal: Principal | None, variant_id: int, location_id: int, quantity: int, reference: str | None,
+    lot: tuple[str, date | None] | None = None,
 ) -> StockLevel:
-    """Adds received units to on_hand and records a `receive` movement."""
+    """Adds received units to on_hand and records a `receive` movement; with a (lot code, best-before date), the
+    units are tracked in that lot (fresh produce is then picked first-expiry-first-out)."""
     check_quantity(quantity, uow.settings.max_stock_quantity)
     variant = await _variant(uow, variant_id, principal)
     await _managed_location(uow, location_id, principal, "location_id")
     actor = principal.key if principal else None
-    return await _move_on_hand(
+    level = await _move_on_hand(
         uow, variant, location_id, quantity, MovementKind.RECEIVE, reference=reference, actor=actor, reason="received"
     )
+    if lot is not None:
+        await _into_lot(uow, variant, location_id, lot, quantity)
+    return level
+
+
+async def _into_lot(uow: UnitOfWork, variant: dict[str, Any], location_id: int, lot: tuple[str, date | None],
+                    quantity: int) -> dict[str, Any]:
+    code, best_before = lot
+    check_lot(code, best_before)
+    found = await repository.receive_into_lot(uow.conn, {
+        "merchant_id": variant["merchant_id"], "variant_id": variant["id"], "location_id": location_id,
+        "code": code, "best_before": best_before, "received": quantity, "received_at": uow.now(),
+    })
+    if found is None:
+        raise Conflict(f"lot {code} is here already with another best-before date", field="lot.best_before")
+    return found
+
+
+async def _lot_named(uow: UnitOfWork, variant_id: int, location_id: int, code: str) -> dict[str, Any]:
+    found = await repository.get_lot(uow.conn, variant_id, location_id, code)
+    if found is None:
+        raise NotFound(f"no lot {code} of this SKU here", field="lot_code")
+    return found
+
+
+async def _check_lots_covered(uow: UnitOfWork, variant_id: int, location_id: int, delta: int) -> None:
+    """Units taken without naming a lot may only come from units in no lot: lots never count more than is on hand."""
+    if delta >= 0:
+        return
+    level = await repository.get_level(uow.conn, variant_id, location_id) or StockLevel(0, 0, 0)
+    in_lots = await repository.units_in_lots(uow.conn, variant_id, location_id)
+    if in_lots and level.on_hand + delta < in_lots:
+        raise InvalidInput(f"{in_lots} of the {level.on_hand} units here are in lots: name the lot they come from",
+                           field="lot_code")
 
 
 async def adjust(
-    uow: UnitOfWork, principal: Principal | None, variant_id: int, location_id: int, delta: int, reason: str
+    uow: UnitOfWork, principal: Principal | None, variant_id: int, location_id: int, delta: int, reason: str,
+    lot_code: str | None = None,
 ) -> StockLevel:
-    """Corrects on_hand by a signed delta with a reason; never below what is reserved."""
+    """Corrects on_hand by a signed delta with a reason (of a named lot, or of units in no lot); never below what
+    is reserved."""
     variant = await _variant(uow, variant_id, principal)
     await _managed_location(uow, location_id, principal, "location_id")
     level = await repository.get_level(uow.conn, variant_id, location_id) or StockLevel(0, 0, 0)
     check_adjustment(level, delta, reason, uow.settings.max_stock_quantity)
+    if lot_code is None:
+        await _check_lots_covered(uow, variant_id, location_id, delta)
+    else:
+        lot = await _lot_named(uow, variant_id, location_id, lot_code)
+        if not await repository.change_lot(uow.conn, lot["id"], delta):
+            raise InsufficientStock(f"lot {lot_code} has {lot['remaining']} of the {lot['received']} units it "
+                                    "came with", field="delta")
     actor = principal.key if principal else None
     return await _move_on_hand(uow, variant, location_id, delta, MovementKind.ADJUST, reason=reason, actor=actor)
 
@@ -168,8 +219,10 @@ async def transfer(
     from_location_id: int,
     to_location_id: int,
     quantity: int,
+    lot_code: str | None = None,
 ) -> tuple[StockLevel, StockLevel]:
-    """Moves unreserved units between two locations in one transaction: both sides change, or neither."""
+    """Moves unreserved units between two locations in one transaction: both sides change, or neither. Units of a
+    named lot arrive in the same lot (code and best-before date) at the destination."""
     check_quantity(quantity, uow.settings.max_stock_quantity)
     variant = await _variant(uow, variant_id, principal)
     await _managed_location(uow, from_location_id, principal, "from_location_id")
@@ -177,6 +230,8 @@ async def transfer(
     if destination is None:
         raise NotFound("no such location", field="to_location_id")
     first, _ = order_locations_for_transfer(from_location_id, to_location_id)
+    if lot_code is None:
+        await _check_lots_covered(uow, variant_id, from_location_id, -quantity)
     reference = f"transfer:{from_location_id}->{to_location_id}"
     actor = principal.key if principal else None
     moves = {
@@ -189,6 +244,11 @@ async def transfer(
         levels[location_id] = await _move_on_hand(
             uow, variant, location_id, delta, kind, reason="transfer", reference=reference, actor=actor
         )
+    if lot_code is not None:
+        lot = await _lot_named(uow, variant_id, from_location_id, lot_code)
+        if not await repository.change_lot(uow.conn, lot["id"], -quantity):
+            raise InsufficientStock(f"lot {lot_code} has {lot['remaining']} units here", field="quantity")
+        await _into_lot(uow, variant, to_location_id, (lot_code, lot["best_before"]), quantity)
     return levels[from_location_id], levels[to_location_id]
 
 
@@ -346,6 +406,68 @@ async def consume(uow: UnitOfWork, reservation_id: int, reference: str) -> dict[
         raise ReservationExpired("the stock for this line is not allocated")
     await _give_back(uow, moved, consume=True, reference=reference)
     return moved
+
+
+def local_today(uow: UnitOfWork) -> date:
+    """Today where the goods are (best-before dates are local dates)."""
+    return uow.now().astimezone(ZoneInfo(uow.settings.local_timezone)).date()
+
+
+async def pack(uow: UnitOfWork, reservation_id: int, reference: str, *, sku: str = "") -> list[LotPick]:
+    """Packing an allocated line: its units leave stock (on_hand and reserved together, a `ship` movement), taken
+    from its lots first-expiry-first-out and never from an expired lot (ExpiredStock: nothing changes).
+    Returns which lots gave how many units (lot None: units in no lot)."""
+    [reservation] = await repository.get_reservations(uow.conn, [reservation_id])
+    variant_id, location_id = reservation["variant_id"], reservation["location_id"]
+    level = await repository.get_level(uow.conn, variant_id, location_id, for_update=True)
+    assert level is not None, "a reservation always has its stock row"
+    rows = await repository.lots_at(uow.conn, variant_id, location_id)
+    lots = [Lot(r["id"], r["code"], r["best_before"], r["remaining"]) for r in rows]
+    untracked = level.on_hand - sum(lot.remaining for lot in lots)
+    picks = pick_first_expiry(lots, reservation["quantity"], untracked, local_today(uow), sku=sku)
+    for pick in picks:
+        if pick.lot_id is not None and not await repository.change_lot(uow.conn, pick.lot_id, -pick.quantity):
+            raise Conflict("the lots changed meanwhile; retry", field="lots")
+    await consume(uow, reservation_id, reference)
+    return picks
+
+
+async def restock(
+    uow: UnitOfWork, line: dict[str, Any], quantity: int, picks: list[LotPick], *, reference: str, reason: str
+) -> StockLevel:
+    """Units of a packed line come back to its location (a parcel unpacked, undeliverable, or returned by the
+    shopper): on hand again, as a `return` movement, back into the lots they were packed from (latest best-before
+    first) as far as they go."""
+    variant = {"id": line["variant_id"], "merchant_id": line["merchant_id"]}
+    level = await _move_on_hand(uow, variant, line["location_id"], quantity, MovementKind.RETURN, reason=reason,
+                                reference=reference)
+    left = quantity
+    for pick in reversed(picks):
+        if left == 0:
+            break
+        if pick.lot_id is None:
+            continue
+        back = min(left, pick.quantity)
+        if await repository.change_lot(uow.conn, pick.lot_id, back):
+            left -= back
+    return level
+
+
+async def write_off_expired_lots(uow: UnitOfWork, limit: int = 200) -> int:
+    """Writes off the units of lots past their best-before date (an `adjust` movement naming the lot), as far as
+    they are not held for an order (packing will refuse those). Returns the units written off."""
+    written_off = 0
+    for lot in await repository.expired_lots(uow.conn, local_today(uow), limit):
+        level = await repository.get_level(uow.conn, lot["variant_id"], lot["location_id"], for_update=True)
+        units = min(lot["remaining"], level.on_hand - level.reserved) if level else 0
+        if units <= 0 or not await repository.change_lot(uow.conn, lot["id"], -units):
+            continue
+        variant = {"id": lot["variant_id"], "merchant_id": lot["merchant_id"]}
+        await _move_on_hand(uow, variant, lot["location_id"], -units, MovementKind.ADJUST,
+                            reason=f"lot {lot['code']} past its best-before date {lot['best_before'].isoformat()}",
+                            actor="system:sweeper")
+        written_off += units
+    return written_off
 
 
 async def release(uow: UnitOfWork, reservation_id: int) -> dict[str, Any] | None:

@@ -12,30 +12,61 @@ from unichannel.api_types import IdPath, OptionalIdQuery
 from unichannel.checkout.api import CustomerParam, cart_owner
 from unichannel.errors import InvalidInput
 from unichannel.money import Money
-from unichannel.orders import repository, service
+from unichannel.fulfillment import repository as fulfillment_repository
+from unichannel.fulfillment.api import shipment_views
+from unichannel.orders import repository, returns, service
 from unichannel.orders.model import Address, DeliveryChoice, DeliveryMode, OrderStatus
 from unichannel.payments import service as payments_service
-from unichannel.orders.schemas import CancelIn, CheckoutOut, OrderOut, PayIn, PlaceOrderIn, TransitionIn
+from unichannel.orders.schemas import (
+    CancelIn,
+    CheckoutOut,
+    OrderOut,
+    PayIn,
+    PlaceOrderIn,
+    ReceiveReturnIn,
+    ReturnIn,
+    ReturnLineOut,
+    ReturnOut,
+    TransitionIn,
+)
 from unichannel.uow import UnitOfWork
 from unichannel.web import Caller, ErrorOut, IdempotencyKey, claim_or_replay, new_uow
 
 router = APIRouter(tags=["orders"])
 
 
-async def order_views(uow: UnitOfWork, rows: list[dict[str, Any]], *, with_history: bool = False) -> list[OrderOut]:
+async def order_views(uow: UnitOfWork, rows: list[dict[str, Any]], *, with_history: bool = False,
+                      caller: Principal | None = None) -> list[OrderOut]:
+    """Orders with their lines; with the history also their shipments (tracking) and returns."""
     lines = await repository.lines_of(uow.conn, [r["id"] for r in rows])
     views = []
     for row in rows:
-        history = await repository.history_of(uow.conn, row["id"]) if with_history else None
+        extra: dict[str, Any] = {}
+        if with_history:
+            extra["history"] = await repository.history_of(uow.conn, row["id"])
+            parcels = await fulfillment_repository.shipments_of(uow.conn, [row["id"]])
+            viewer = caller or Principal(token_id=0, role=Role.OPERATOR)
+            extra["shipments"] = await shipment_views(uow, viewer, parcels)
+            extra["returns"] = await return_views(uow, await repository.returns_of(uow.conn, [row["id"]]), parcels)
         views.append(
             OrderOut(
                 **row,
                 total_display=Money(row["total_minor"], row["currency"]).display(),
                 lines=[ln for ln in lines if ln["order_id"] == row["id"]],
-                history=history,
+                **extra,
             )
         )
     return views
+
+
+async def return_views(uow: UnitOfWork, rows: list[dict[str, Any]], parcels: list[dict[str, Any]]
+                       ) -> list[ReturnOut]:
+    lines = await repository.return_lines_of(uow.conn, [r["id"] for r in rows])
+    return [ReturnOut(
+        **row,
+        lines=[ReturnLineOut(**ln) for ln in lines if ln["return_id"] == row["id"]],
+        shipment_ids=[p["id"] for p in parcels if p["return_id"] == row["id"]],
+    ) for row in rows]
 
 
 def _choice(body: PlaceOrderIn, caller: Principal) -> DeliveryChoice:
@@ -120,7 +151,7 @@ async def purchase_history(
 @router.get("/orders/{order_id}", response_model=OrderOut)
 async def get_order(request: Request, caller: Caller, order_id: IdPath) -> OrderOut:
     async with new_uow(request, read_only=True) as uow:
-        [view] = await order_views(uow, [await service.visible_order(uow, caller, order_id)], with_history=True)
+        [view] = await order_views(uow, [await service.visible_order(uow, caller, order_id)], with_history=True, caller=caller)
         return view
 
 
@@ -141,7 +172,7 @@ async def pay(
     await service.pay(state.uow_factory, state.gateway, caller, order_id, method=body.method, token=body.token,
                       request_key=request_key, months=body.months)
     async with new_uow(request, read_only=True) as uow:
-        [view] = await order_views(uow, [await service.visible_order(uow, caller, order_id)], with_history=True)
+        [view] = await order_views(uow, [await service.visible_order(uow, caller, order_id)], with_history=True, caller=caller)
         return view
 
 
@@ -152,7 +183,7 @@ async def _move(request: Request, caller: Principal, order_id: int, target: Orde
         if replay is not None:
             return replay
         order = await service.move(uow, caller, order_id, target, note=note)
-        [view] = await order_views(uow, [order], with_history=True)
+        [view] = await order_views(uow, [order], with_history=True, caller=caller)
         if claim is not None:  # each order reaches each state once: (order, state) names the result
             await idempotency.record(uow, claim, f"move:{order_id}:{target.value}", 200, view.model_dump(mode="json"))
     await _refund_if_cancelled_after_payment(request, view)
@@ -181,3 +212,60 @@ async def _refund_if_cancelled_after_payment(request: Request, view: OrderOut) -
     if view.status is OrderStatus.CANCELLED and view.payment_reference is not None:
         state = request.app.state
         await payments_service.pay_back_processing_refunds(state.uow_factory, state.gateway)
+
+
+async def _return_view(uow: UnitOfWork, return_id: int) -> ReturnOut:
+    found = await repository.get_return(uow.conn, return_id)
+    parcels = await fulfillment_repository.shipments_of_return(uow.conn, return_id)
+    [view] = await return_views(uow, [found], parcels)
+    return view
+
+
+@router.post("/orders/{order_id}/returns", response_model=ReturnOut, status_code=201)
+async def request_return(request: Request, caller: Caller, order_id: IdPath, body: ReturnIn,
+                         idempotency_key: IdempotencyKey = None) -> Any:
+    """Sends delivered goods back within the return window (`UNICHANNEL_RETURN_WINDOW_DAYS`, 7 days after
+    delivery): a return parcel to each location they came from is created; once the goods are received, they are
+    restocked and what they were paid is refunded. Receipt is not confirmed automatically meanwhile."""
+    wanted: dict[int, int] = {}
+    for line in body.lines:
+        wanted[line.line_id] = wanted.get(line.line_id, 0) + line.quantity
+    async with new_uow(request) as uow:
+        claim, replay = await claim_or_replay(uow, caller, idempotency_key, request, body.model_dump(mode="json"))
+        if replay is not None:
+            return replay
+        return_id = await returns.request_return(uow, caller, order_id, wanted, body.reason)
+        view = await _return_view(uow, return_id)
+        if claim is not None:
+            await idempotency.record(uow, claim, f"return:{return_id}", 201, view.model_dump(mode="json"))
+        return view
+
+
+@router.get("/returns/{return_id}", response_model=ReturnOut)
+async def get_return(request: Request, caller: Caller, return_id: IdPath) -> ReturnOut:
+    async with new_uow(request, read_only=True) as uow:
+        await returns.visible_return(uow, caller, return_id)
+        return await _return_view(uow, return_id)
+
+
+@router.post("/returns/{return_id}/receive", response_model=ReturnOut)
+async def receive_return(request: Request, caller: Caller, return_id: IdPath, body: ReceiveReturnIn | None = None,
+                         idempotency_key: IdempotencyKey = None) -> Any:
+    """The location the goods return to takes them in: the units fit to sell again (all, unless said per line) are
+    back in stock and the returned units' price is refunded to the shopper."""
+    sellable: dict[int, int] = {}
+    for line in (body.lines if body else []):
+        if line.line_id in sellable:
+            raise InvalidInput(f"line {line.line_id} is named twice", field="lines")
+        sellable[line.line_id] = line.sellable
+    async with new_uow(request) as uow:
+        claim, replay = await claim_or_replay(uow, caller, idempotency_key, request,
+                                              body.model_dump(mode="json") if body else {})
+        if replay is not None:
+            return replay
+        await returns.receive_return(uow, caller, return_id, sellable)
+        view = await _return_view(uow, return_id)
+        if claim is not None:
+            await idempotency.record(uow, claim, f"receipt:{return_id}", 200, view.model_dump(mode="json"))
+    await payments_service.pay_back_processing_refunds(request.app.state.uow_factory, request.app.state.gateway)
+    return view

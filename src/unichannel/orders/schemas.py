@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from unichannel.api_types import MAX_ID, StrictModel
+from unichannel.fulfillment.schemas import ShipmentOut
 from unichannel.orders.model import DeliveryMode, OrderStatus
 
 
@@ -74,6 +75,46 @@ class HistoryOut(BaseModel):
     at: datetime
 
 
+class ReturnLineIn(StrictModel):
+    line_id: int = Field(ge=1, le=MAX_ID, strict=True, description="the order line")
+    quantity: int = Field(ge=1, le=100_000, strict=True)
+
+
+class ReturnIn(StrictModel):
+    lines: list[ReturnLineIn] = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class ReceivedLineIn(StrictModel):
+    line_id: int = Field(ge=1, le=MAX_ID, strict=True, description="the order line")
+    sellable: int = Field(ge=0, le=100_000, strict=True, description="units fit to sell again")
+
+
+class ReceiveReturnIn(StrictModel):
+    lines: list[ReceivedLineIn] = Field(default_factory=list, max_length=200,
+                                        description="lines not named are all sellable")
+
+
+class ReturnLineOut(BaseModel):
+    order_line_id: int
+    sku: str
+    quantity: int
+    sellable: int | None
+
+
+class ReturnOut(BaseModel):
+    id: int
+    order_id: int
+    status: str  # open (on its way back), received (restocked and refunded)
+    reason: str
+    refund_minor: int
+    refund_id: int | None
+    lines: list[ReturnLineOut]
+    shipment_ids: list[int]
+    created_at: datetime
+    updated_at: datetime
+
+
 class OrderOut(BaseModel):
     id: int
     checkout_id: int | None
@@ -94,8 +135,11 @@ class OrderOut(BaseModel):
     cancel_reason: str | None
     placed_at: datetime
     updated_at: datetime
+    assisted_by_location_id: int | None = None  # the village station that placed it for the villager
     lines: list[OrderLineOut]
     history: list[HistoryOut] | None = None
+    shipments: list[ShipmentOut] | None = None
+    returns: list[ReturnOut] | None = None
 
 
 class CheckoutOut(BaseModel):

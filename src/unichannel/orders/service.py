@@ -27,7 +27,9 @@ from unichannel.errors import (
     ReservationExpired,
     SoldOut,
 )
+from unichannel.fulfillment import repository as fulfillment_repository
 from unichannel.fulfillment import service as fulfillment
+from unichannel.fulfillment.tracking import FINAL, HAPPY_PATHS, PICKUP_ROUTES, Route, ShipmentStatus, out_of_hand, steps_to
 from unichannel.fulfillment.model import Line, Promise
 from unichannel.fulfillment.promises import location_terms
 from unichannel.inventory import repository as inventory_repository
@@ -106,6 +108,7 @@ async def place_orders(
                 "location_id": location_id,
                 "address": asdict(choice.address) if choice.address else None,
                 "placed_by": principal.key,
+                "assisted_by_location_id": principal.location_id if principal.is_station_operator else None,
                 "placed_at": now,
                 "updated_at": now,
             },
@@ -230,7 +233,7 @@ def can_see(principal: Principal, order: dict[str, Any]) -> bool:
         case Role.MERCHANT:
             return order["merchant_id"] == principal.merchant_id
         case Role.CLERK:
-            return order["location_id"] == principal.location_id
+            return principal.location_id in (order["location_id"], order["assisted_by_location_id"])
         case Role.SHOPPER:
             return order["customer_id"] == principal.customer_id
     return False
@@ -239,7 +242,9 @@ def can_see(principal: Principal, order: dict[str, Any]) -> bool:
 async def move(
     uow: UnitOfWork, principal: Principal, order_id: int, target: OrderStatus, *, note: str = ""
 ) -> dict[str, Any]:
-    """Moves an order one legal step, with its stock effects: allocate holds, ship consumes, cancel releases."""
+    """Moves an order one legal step, with its stock effects: allocating holds the units and creates the order's
+    shipments; shipping (or delivering) moves every shipment of it that far at once; cancelling gives back the
+    units and the money. A till sale has no shipments: its units leave stock when it is handed over."""
     order = await visible_order(uow, principal, order_id)
     _check_may_move(principal, order, target)
     current = OrderStatus(order["status"])
@@ -250,13 +255,18 @@ async def move(
     if not await repository.update_order(uow.conn, order_id, current.value, values):
         raise Conflict("the order changed meanwhile; reload it", field="order_id")
     lines = await repository.lines_of(uow.conn, [order_id])
+    parcels = await fulfillment_repository.shipments_of(uow.conn, [order_id], "outbound")
+    if parcels and target in (OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.CANCELLED):
+        await _move_parcels(uow, parcels, target, principal.key, note)
     for line in lines:
         if target is OrderStatus.ALLOCATED:
             await inventory.allocate(uow, line["reservation_id"])
-        elif target is OrderStatus.SHIPPED:
+        elif target is OrderStatus.SHIPPED and not parcels:
             await inventory.consume(uow, line["reservation_id"], reference=f"order:{order_id}")
         elif target is OrderStatus.CANCELLED:
             await inventory.release(uow, line["reservation_id"])
+    if target is OrderStatus.ALLOCATED and order["delivery_mode"] != DeliveryMode.IN_STORE.value:
+        await fulfillment.create_shipments(uow, order, lines, principal.key)
     if target is OrderStatus.CANCELLED:
         await _return_flash_units(uow, order, lines)
         await _refund_everything_left(uow, order, principal.key, note or "order cancelled")
@@ -272,10 +282,30 @@ async def move(
     return await visible_order(uow, principal, order_id)
 
 
+async def _move_parcels(uow: UnitOfWork, parcels: list[dict[str, Any]], target: OrderStatus, actor: str, note: str
+                        ) -> None:
+    """The whole order at once: shipped takes each parcel to where it is out of the location's hands (handed
+    over, or ready at the counter), delivered to delivered, cancelled cancels the parcels not yet out."""
+    for parcel in parcels:
+        route, status = Route(parcel["route"]), ShipmentStatus(parcel["status"])
+        if status in FINAL:
+            continue
+        goal = {
+            OrderStatus.SHIPPED: HAPPY_PATHS[route][HAPPY_PATHS[route].index(ShipmentStatus.PACKED) + 1],
+            OrderStatus.DELIVERED: ShipmentStatus.DELIVERED,
+            OrderStatus.CANCELLED: ShipmentStatus.CANCELLED,
+        }[target]
+        for step in steps_to(route, status, goal):
+            parcel = await fulfillment.advance(uow, parcel, step, actor=actor, note=note or f"order {target.value}")
+
+
 def _check_may_move(principal: Principal, order: dict[str, Any], target: OrderStatus) -> None:
     """Who may make which move. Confirming receipt releases escrow to the merchant, so the merchant never does it:
     the shopper does (or an operator, or the clerk who hands a till sale over); the sweeper does after N days."""
     if target is OrderStatus.CANCELLED:
+        if order["status"] == OrderStatus.SHIPPED.value:
+            raise IllegalTransition("a shipped order is on its way: ask for a return once it is delivered",
+                                    field="status")
         if principal.role is Role.SHOPPER and order["status"] not in (OrderStatus.PLACED, OrderStatus.PAID):
             raise IllegalTransition("a shopper can cancel only before the order is allocated; ask the merchant",
                                     field="status")
@@ -286,6 +316,10 @@ def _check_may_move(principal: Principal, order: dict[str, Any], target: OrderSt
         principal.require(Role.SHOPPER, Role.OPERATOR, Role.CLERK)
         return
     principal.require(Role.MERCHANT, Role.OPERATOR, Role.CLERK)
+    if (target is OrderStatus.DELIVERED and principal.role is Role.CLERK
+            and order["delivery_mode"] == DeliveryMode.PICKUP.value):
+        raise Forbidden("a parcel for pickup is delivered when the shopper collects it with the pickup code",
+                        field="to")
 
 
 async def _refund_everything_left(uow: UnitOfWork, order: dict[str, Any], actor: str, reason: str) -> None:
@@ -448,3 +482,97 @@ async def cancel_lapsed_orders(uow: UnitOfWork, limit: int = 200) -> list[int]:
         uow.emit("order.cancelled", "order", order_id, {"order_id": order_id, "reason": "payment_timeout"})
         cancelled.append(order_id)
     return cancelled
+
+
+# --- shipments move the order -----------------------------------------------------------------------------------
+
+
+async def move_shipment(
+    uow: UnitOfWork, principal: Principal, shipment_id: int, target: ShipmentStatus, *, note: str = ""
+) -> dict[str, Any]:
+    """Scans a parcel one step on (see `fulfillment.tracking`), then moves its order as far as its parcels have
+    gone. A parcel back undelivered refunds what its lines were paid."""
+    shipment = await fulfillment.visible_shipment(uow, principal, shipment_id)
+    fulfillment.check_may_move(principal, shipment, target)
+    moved = await fulfillment.advance(uow, shipment, target, actor=principal.key, note=note)
+    if shipment["direction"] == "outbound":
+        if target is ShipmentStatus.RETURNED:
+            await _refund_parcel(uow, moved, principal.key)
+        await follow_shipments(uow, shipment["order_id"], principal.key)
+    return moved
+
+
+async def check_pickup_code(uow: UnitOfWork, principal: Principal, shipment_id: int, code: str) -> bool:
+    """At the counter (the clerks of the pickup store or station): is this the parcel's code? Wrong codes are
+    counted whatever happens next, so the caller commits this on its own."""
+    shipment = await fulfillment.visible_shipment(uow, principal, shipment_id)
+    principal.require(Role.CLERK, Role.OPERATOR)
+    if principal.role is Role.CLERK and principal.location_id != shipment["pickup_location_id"]:
+        raise Forbidden("parcels are handed over at the counter they wait at", field="shipment_id")
+    waiting = (ShipmentStatus.AT_STATION.value, ShipmentStatus.READY_FOR_PICKUP.value)
+    if shipment["status"] not in waiting:
+        raise IllegalTransition(f"the parcel is {shipment['status']}, not waiting for pickup", field="shipment_id")
+    return await fulfillment.check_pickup_code(uow, shipment, code)
+
+
+async def collect_parcel(uow: UnitOfWork, principal: Principal, shipment_id: int) -> dict[str, Any]:
+    """The shopper (or the villager) collected the parcel with its code (checked by `check_pickup_code`): it is
+    delivered, and the collection confirms receipt once every parcel of the order is collected."""
+    shipment = await fulfillment.visible_shipment(uow, principal, shipment_id)
+    moved = await fulfillment.advance(uow, shipment, ShipmentStatus.DELIVERED, actor=principal.key,
+                                      note="collected with the pickup code")
+    await follow_shipments(uow, shipment["order_id"], principal.key, collected=True)
+    return moved
+
+
+async def _refund_parcel(uow: UnitOfWork, parcel: dict[str, Any], actor: str) -> None:
+    order = await repository.get_order(uow.conn, parcel["order_id"])
+    payment = await payments_repository.captured_payment(uow.conn, order["id"])
+    if payment is None:
+        return
+    lines = await fulfillment_repository.lines_of(uow.conn, [parcel["id"]])
+    amount = min(sum(line["unit_price_minor"] * line["quantity"] for line in lines),
+                 payment["captured_minor"] - payment["refunded_minor"])
+    if amount > 0:
+        await payments.refund(uow, order, amount, actor=actor,
+                              reason=f"parcel {parcel['tracking_code']} came back undelivered")
+
+
+async def follow_shipments(uow: UnitOfWork, order_id: int, actor: str, *, collected: bool = False) -> None:
+    """Moves the order as far as its parcels have gone: shipped once every parcel is out of the location's hands;
+    delivered once every parcel is delivered or back, and then receipt is confirmed at once if the last parcel was
+    collected with its pickup code and every delivered one was collected that way; cancelled (money back) if every
+    parcel came back undelivered."""
+    order = await repository.get_order(uow.conn, order_id, for_update=True)
+    parcels = await fulfillment_repository.shipments_of(uow.conn, [order_id], "outbound")
+    states = [(Route(p["route"]), ShipmentStatus(p["status"])) for p in parcels]
+    current = OrderStatus(order["status"])
+    if current is OrderStatus.ALLOCATED and all(out_of_hand(route, status) for route, status in states):
+        await _follow(uow, order, current, OrderStatus.SHIPPED, actor, "every parcel is on its way")
+        current = OrderStatus.SHIPPED
+    if current is not OrderStatus.SHIPPED or not all(status in FINAL for _, status in states):
+        return
+    delivered = [route for route, status in states if status is ShipmentStatus.DELIVERED]
+    if not delivered:
+        await _follow(uow, order, current, OrderStatus.CANCELLED, actor, "every parcel came back undelivered")
+        await _refund_everything_left(uow, order, actor, "undeliverable")
+        return
+    await _follow(uow, order, current, OrderStatus.DELIVERED, actor, "every parcel is delivered")
+    if collected and all(route in PICKUP_ROUTES for route in delivered):
+        await _follow(uow, order, OrderStatus.DELIVERED, OrderStatus.COMPLETED, actor,
+                      "receipt confirmed: collected with the pickup code")
+        await payments.release(uow, order)
+
+
+async def _follow(uow: UnitOfWork, order: dict[str, Any], before: OrderStatus, after: OrderStatus, actor: str,
+                  note: str) -> None:
+    check_transition(before, after)
+    values: dict[str, Any] = {"status": after.value, "updated_at": uow.now()}
+    if after is OrderStatus.CANCELLED:
+        values["cancel_reason"] = note
+    if not await repository.update_order(uow.conn, order["id"], before.value, values):
+        raise Conflict("the order changed meanwhile; reload it", field="order_id")
+    await _record(uow, order["id"], before, after, actor, note)
+    uow.emit(f"order.{after.value}", "order", order["id"], {
+        "order_id": order["id"], "merchant_id": order["merchant_id"], "from": before.value, "to": after.value,
+    })
