@@ -89,6 +89,7 @@ async def build_world(env, *, warehouse_units: int = 10, store_units: int = 2) -
             ("staff_b", Role.MERCHANT, {"merchant_id": b["id"]}),
             ("clerk_1", Role.CLERK, {"location_id": world.ids["STORE-1"]}),
             ("clerk_2", Role.CLERK, {"location_id": world.ids["STORE-2"]}),
+            ("station_op", Role.CLERK, {"location_id": world.ids["STATION"]}),  # the village station's operator
             ("alice", Role.SHOPPER, {"customer_id": alice["id"]}),
             ("bob", Role.SHOPPER, {"customer_id": bob["id"]}),
         ):

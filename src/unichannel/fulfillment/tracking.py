@@ -75,11 +75,21 @@ def out_of_hand(route: Route, status: ShipmentStatus) -> bool:
     return route is not Route.RETURN
 
 
+def states_of(route: Route) -> frozenset[ShipmentStatus]:
+    """Every state a shipment on this route can be in."""
+    states = set(HAPPY_PATHS[route])
+    if route is not Route.RETURN:
+        states |= {S.RETURNED, S.CANCELLED}
+    if route is Route.DOOR:
+        states.add(S.FAILED_DELIVERY)
+    return frozenset(states)
+
+
 def next_states(route: Route, status: ShipmentStatus) -> frozenset[ShipmentStatus]:
     """The moves a shipment may make from `status` (rules 1 and 2)."""
-    if status in FINAL:
-        return frozenset()
     path = HAPPY_PATHS[route]
+    if status in FINAL or status not in states_of(route):
+        return frozenset()
     moves: set[ShipmentStatus] = set()
     if status in path:
         moves.add(path[path.index(status) + 1])
