@@ -33,7 +33,7 @@ from unichannel.orders import service as orders_service
 from unichannel.payments import service as payments_service
 from unichannel.payments.schemas import AmountOut
 from unichannel.uow import UnitOfWork
-from unichannel.web import Caller, IdempotencyKey, claim_or_replay, new_uow
+from unichannel.web import Caller, ErrorOut, IdempotencyKey, claim_or_replay, new_uow
 
 router = APIRouter(tags=["fulfilment"])
 
@@ -134,7 +134,7 @@ async def move_shipment(request: Request, caller: Caller, shipment_id: IdPath, b
 
 
 @router.post("/shipments/{shipment_id}/collect", response_model=ShipmentOut,
-             responses={422: {"description": "wrong pickup code: the parcel stays at the counter"}})
+             responses={422: {"model": ErrorOut, "description": "wrong pickup code: the parcel stays at the counter"}})
 async def collect(request: Request, caller: Caller, shipment_id: IdPath, body: CollectIn) -> ShipmentOut:
     """At the pickup counter (store or village station): the shopper gives the six-digit pickup code and takes the
     parcel. Collecting the order's last parcel confirms receipt, which releases the escrow to the merchant. After
