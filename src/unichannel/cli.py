@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from unichannel.demo import places as demo_places
 from unichannel.settings import Settings, get_settings
 
 app = typer.Typer(help="unichannel: one channel, one cart, one inventory.", no_args_is_help=True)
@@ -94,24 +95,28 @@ def demo(
     factory = _factory(settings)
 
     async def run():  # noqa: ANN202
+        from unichannel.demo.delivery import delivery_tour
         from unichannel.demo.money import seed_purchases
         from unichannel.payments.gateway import SimulatedGateway
 
         try:
             summary = await seed(factory)
+            tour = None
             if summary.seeded:
                 summary.orders = await seed_purchases(factory, SimulatedGateway(clock=factory.clock))
+                tour = await delivery_tour(factory)
             tokens = await issue_demo_tokens(factory)
-            return summary, tokens
+            return summary, tour, tokens
         finally:
             await factory.engine.dispose()
 
-    summary, tokens = asyncio.run(run())
+    summary, tour, tokens = asyncio.run(run())
     if summary.seeded:
         console.print(f"[green]Seeded[/green] {summary.merchants} merchants, {summary.locations} locations, "
                       f"{summary.products} products, {summary.orders} paid orders. {summary.fx_note}.")
         for issue in summary.issues:
             console.print(f"  [dim]not imported: {issue}[/dim]")
+        _print_tour(tour, settings)
     else:
         console.print("[green]Demo data already there[/green]; reusing it.")
     base = f"http://{host}:{port}"
@@ -132,6 +137,261 @@ def demo(
         console.print(f"[bold]{label}[/bold]: {value}", soft_wrap=True, highlight=False)
     if serve_after:
         serve(host=host, port=port, workers=1)
+
+
+# --- delivery options ----------------------------------------------------------------------------------------------
+
+PROMISE_LABELS = {"home_delivery": "home delivery", "express_30_min": "30-minute delivery",
+                  "store_pickup": "store pickup", "station_pickup": "village station pickup"}
+
+
+def _local_time_text(moment, zone) -> str:  # noqa: ANN001
+    return f"{moment.astimezone(zone):%Y-%m-%d %H:%M}"
+
+
+def _window_text(option, zone, *, compact: bool = False) -> str:  # noqa: ANN001
+    """The promised window in local time: one instant, a span within a day, or a span over days (compact: no year,
+    and a span over days as dates only)."""
+    earliest, latest = option.earliest.astimezone(zone), option.latest.astimezone(zone)
+    day = "%m-%d" if compact else "%Y-%m-%d"
+    if earliest == latest:
+        return f"{earliest:{day} %H:%M}"
+    if earliest.date() == latest.date():
+        return f"{earliest:{day} %H:%M}–{latest:%H:%M}"
+    if compact:
+        return f"{earliest:{day}} – {latest:{day}}"
+    return f"{earliest:{day} %H:%M} – {latest:{day} %H:%M}"
+
+
+def _place_text(row: dict, address: tuple[float, float] | None, *, with_name: bool = True) -> str:
+    """A location's code (and name), with its distance from the address."""
+    from unichannel.orders.model import distance_km
+
+    text = f"{row['code']} {row['name']}" if with_name else row["code"]
+    if address is not None:
+        text += f" ({distance_km(row['latitude'], row['longitude'], *address):.1f} km)"
+    return text
+
+
+def _where_text(option, locations: dict[int, dict], address: tuple[float, float] | None) -> str:  # noqa: ANN001
+    if option.location_id is None:  # home delivery: to the address, from the locations that ship
+        return "the address, from " + ", ".join(_place_text(locations[i], None) for i in option.plan.shipments)
+    return _place_text(locations[option.location_id], address)
+
+
+def _fee_text(option) -> str:  # noqa: ANN001
+    from unichannel.money import Money
+
+    return Money(option.fee_minor, option.currency).display()
+
+
+def _demo_place(name: str):  # noqa: ANN202
+    from unichannel.demo import world
+
+    places = {place.name: place for place in world.named_places()}
+    if name not in places:
+        console.print(f"[red]no demo place {name!r}[/red]; the places are: {', '.join(places)}", highlight=False)
+        raise typer.Exit(1)
+    return places[name]
+
+
+def _address_of(place: str | None, latitude: float | None, longitude: float | None
+                ) -> tuple[tuple[float, float], str]:
+    """The address's coordinates and how to call it, from --place or --lat/--lon; a clear exit 1 otherwise."""
+    if place is not None and (latitude is not None or longitude is not None):
+        console.print("[red]give --place or --lat/--lon, not both[/red]")
+        raise typer.Exit(1)
+    if place is not None:
+        named = _demo_place(place)
+        return (named.latitude, named.longitude), f"{named.name}: {named.description}"
+    if latitude is None or longitude is None:
+        console.print("[red]say where: --place NAME (a demo place) or both --lat and --lon[/red]")
+        raise typer.Exit(1)
+    return (latitude, longitude), f"{latitude:.5f}, {longitude:.5f}"
+
+
+def _asked_at(at: str | None, zone):  # noqa: ANN001, ANN202
+    from datetime import datetime
+
+    if at is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        raise typer.BadParameter(f"{at!r} is not a time like 2026-11-12T10:00", param_hint="--at") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+@app.command("delivery-options")
+def delivery_options(
+    member: Annotated[str | None, typer.Option(help="the member's phone (or email); default: the demo's first "
+                                                    "member")] = None,
+    place: Annotated[str | None, typer.Option(help="a named demo address: " + ", ".join(
+        p.name for p in demo_places.NAMED_PLACES))] = None,
+    latitude: Annotated[float | None, typer.Option("--lat", min=-90, max=90, help="the address")] = None,
+    longitude: Annotated[float | None, typer.Option("--lon", min=-180, max=180)] = None,
+    sku: Annotated[str | None, typer.Option(help="first put this SKU in the member's cart (it stays there)")] = None,
+    merchant: Annotated[str | None, typer.Option(help="the merchant slug of --sku")] = None,
+    quantity: Annotated[int, typer.Option(min=1, help="units of --sku")] = 1,
+    at: Annotated[str | None, typer.Option(help="ask as of this time (local unless it has an offset), e.g. "
+                                                "2026-11-12T10:00; default: now")] = None,
+) -> None:
+    """The delivery options of a member's cart at an address (as GET /api/v1/cart/delivery-options gives them): each
+    promise with where, fee, promised window in local time and parcels."""
+    from zoneinfo import ZoneInfo
+
+    from unichannel.checkout import service as cart_service
+    from unichannel.customers import service as customers
+    from unichannel.demo import world
+    from unichannel.demo.delivery import cart_summary, locations_by_id
+    from unichannel.errors import DomainError, EmptyCart, NotFound
+    from unichannel.fulfillment.service import options_for_cart
+
+    settings = get_settings()
+    zone = ZoneInfo(settings.local_timezone)
+    address, address_text = _address_of(place, latitude, longitude)
+    asked_at = _asked_at(at, zone)
+    if merchant is not None and sku is None:
+        console.print("[red]--merchant says whose --sku; give --sku too[/red]")
+        raise typer.Exit(1)
+    identifier = member or world.members()[0].phone or ""
+    factory = _factory(settings)
+
+    async def find(uow) -> dict:  # noqa: ANN001
+        try:
+            if "@" in identifier:
+                return await customers.lookup(uow, email=identifier)
+            return await customers.lookup(uow, phone=identifier)
+        except NotFound:
+            raise NotFound(f"no member with the phone or email {identifier!r}", field="member") from None
+
+    async def run():  # noqa: ANN202
+        from unichannel.catalog import repository as catalog_repository
+        from unichannel.catalog.model import Channel
+        from unichannel.clock import FixedClock
+        from unichannel.uow import UnitOfWorkFactory
+
+        try:
+            if sku is not None:
+                async with factory() as uow:
+                    customer = await find(uow)
+                    variant = await cart_service.resolve_variant(uow, sku=sku, merchant_slug=merchant, code=None)
+                    await cart_service.add_item(uow, customer["id"], variant, quantity, added_via=Channel.ONLINE,
+                                                channel=Channel.ONLINE)
+            asking = factory if asked_at is None else UnitOfWorkFactory(factory.engine, FixedClock(asked_at), settings)
+            async with asking(read_only=True) as uow:
+                customer = await find(uow)
+                view = await cart_service.view(uow, customer["id"], Channel.ONLINE)
+                parts = await options_for_cart(uow, customer["id"], address)
+                merchants = {p.merchant_id: (await catalog_repository.get_merchant(uow.conn, p.merchant_id))["name"]
+                             for p in parts}
+                return customer, view, parts, merchants, await locations_by_id(uow), uow.now()
+        finally:
+            await factory.engine.dispose()
+
+    try:
+        customer, view, parts, merchants, locations, now = asyncio.run(run())
+    except EmptyCart:
+        console.print(f"[red]the cart of member {identifier} is empty[/red]; put something in it with --sku SKU "
+                      "--merchant SLUG", highlight=False)
+        raise typer.Exit(1) from None
+    except DomainError as error:
+        console.print(f"[red]{error.code}[/red]: {error.message}", highlight=False)
+        raise typer.Exit(1) from None
+    console.print(f"[bold]{customer['name']}[/bold] ({identifier}), cart: {cart_summary(view)}", highlight=False)
+    console.print(f"at {address_text}; asked at {_local_time_text(now, zone)} {settings.local_timezone}",
+                  highlight=False)
+    for part in parts:
+        _print_options(part, merchants[part.merchant_id], locations, address, zone)
+
+
+def _print_options(part, merchant_name: str, locations: dict[int, dict], address, zone) -> None:  # noqa: ANN001
+    from rich.table import Table
+
+    from unichannel.money import Money
+
+    subtotal = Money(part.subtotal_minor, part.currency).display()
+    if not part.options:
+        console.print(f"[yellow]{merchant_name} ({subtotal}): no delivery option can be kept here now[/yellow]")
+        return
+    table = Table(title=f"{merchant_name}: {subtotal}, one order")
+    for column in ("promise", "where", "fee", f"window ({zone.key})", "parcels"):
+        table.add_column(column, justify="right" if column in ("fee", "parcels") else "left")
+    for option in part.options:
+        table.add_row(option.promise.value, _where_text(option, locations, address), _fee_text(option),
+                      _window_text(option, zone), str(len(option.plan.shipments)))
+    console.print(table)
+
+
+def _print_tour(tour, settings: Settings) -> None:  # noqa: ANN001
+    """The demo's delivery options on its named places: one row per place, one column per kind of promise."""
+    from zoneinfo import ZoneInfo
+
+    from rich.table import Table
+
+    from unichannel.demo.delivery import DEMO_CART_MERCHANT, DEMO_CART_SKU
+    from unichannel.fulfillment.model import Promise
+
+    zone = ZoneInfo(settings.local_timezone)
+    table = Table(title="Delivery options on the demo's places", show_lines=True, caption=(
+        f"A cart of {tour.cart}, asked at {_local_time_text(tour.asked_at, zone)} ({settings.local_timezone}). "
+        "30-minute delivery comes only from an open store within 3 km, so it depends on the time of day."))
+    table.add_column("place", no_wrap=True)
+    for promise in Promise:
+        table.add_column(PROMISE_LABELS[promise.value], overflow="fold")
+    for found in tour.places:
+        address = (found.place.latitude, found.place.longitude)
+        options = [option for part in found.parts for option in part.options]
+        cells = [found.place.name]
+        for promise in Promise:
+            offered = [option for option in options if option.promise is promise]
+            cells.append(_tour_cell(promise, offered, tour, address, zone))
+        table.add_row(*cells)
+    console.print(table)
+    for found in tour.places:
+        console.print(f"  [bold]{found.place.name}[/bold]: {found.place.description}", highlight=False)
+    console.print(f"Try: unichannel delivery-options --place home-near-store --sku {DEMO_CART_SKU} "
+                  f"--merchant {DEMO_CART_MERCHANT}", highlight=False, soft_wrap=True)
+
+
+def _tour_cell(promise, offered: list, tour, address: tuple[float, float], zone) -> str:  # noqa: ANN001
+    """The first (nearest, cheapest) option of a kind, or why there is none."""
+    if not offered:
+        return "[dim]" + _why_none(promise, tour, address, zone) + "[/dim]"
+    first = offered[0]
+    if first.location_id is None:  # home delivery: say where it ships from
+        where = "from " + ", ".join(tour.locations[i]["code"] for i in first.plan.shipments)
+    else:
+        where = _place_text(tour.locations[first.location_id], address, with_name=False)
+    more = f"\n(+{len(offered) - 1} more)" if len(offered) > 1 else ""
+    return f"{where}, {_fee_text(first)}, {_window_text(first, zone, compact=True)}{more}"
+
+
+def _why_none(promise, tour, address: tuple[float, float], zone) -> str:  # noqa: ANN001
+    from unichannel.fulfillment.model import Promise
+    from unichannel.fulfillment.promises import location_terms
+    from unichannel.orders.model import distance_km
+
+    kind = {Promise.EXPRESS: "store", Promise.STATION_PICKUP: "village_station"}.get(promise)
+    if kind is None:
+        return "none (no stock)"
+    near = []
+    for row in tour.locations.values():
+        if row["kind"] == kind and row["is_active"]:
+            terms = location_terms(kind, row["details"] or {})
+            reach = terms.delivery_radius_km if kind == "store" else terms.service_radius_km
+            if distance_km(row["latitude"], row["longitude"], *address) <= reach:
+                near.append((row, terms))
+    if promise is Promise.STATION_PICKUP:
+        return "none: outside every station's area" if not near else "none now (no stock)"
+    if not near:
+        return "none: no store within 3 km"
+    local = tour.asked_at.astimezone(zone)
+    closed = [(row, terms) for row, terms in near if terms.hours and not terms.hours.is_open(local)]
+    if closed:
+        row, terms = closed[0]
+        return f"none now: {row['code']} is closed (open {terms.hours.opens:%H:%M}–{terms.hours.closes:%H:%M})"
+    return "none now (no stock or couriers free)"
 
 
 @app.command("import")

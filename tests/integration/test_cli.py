@@ -147,3 +147,107 @@ def test_the_demo_ledger_balances_and_settles_each_day_once(demo_database, tmp_p
     swept = unichannel(url, "ledger", "sweep")
     assert swept.returncode == 0 and "receipt confirmed: 0 orders" in swept.stdout
     assert "all invariants hold" in unichannel(url, "check").stdout
+
+
+# --- delivery options on the demo's places ------------------------------------------------------------------------
+
+DEMO_CART = ("--sku", "XAJ-MANDARIN-2500", "--merchant", "xinanjiang-tea-fruit")  # on both Hangzhou stores' shelves
+PLACES = ("home-near-store", "home-far-from-stores", "village-in-station-area", "village-beyond-stations")
+THURSDAY_10_AM = "2026-11-12T10:00"  # local time: the stores are open (09:00-22:00)
+THURSDAY_11_PM = "2026-11-12T23:00"  # closed
+
+
+def table_rows(output: str) -> list[tuple[str, ...]]:
+    """The body rows of the Rich tables in the output, each as its stripped cells."""
+    return [tuple(cell.strip() for cell in line.strip().strip("│").split("│"))
+            for line in output.splitlines() if line.startswith("│")]
+
+
+def promises(output: str) -> set[str]:
+    return {row[0] for row in table_rows(output)}
+
+
+@pytest.fixture(scope="module")
+def demo_cart(demo_database, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A copy of the demo database where the first demo member's cart holds one box of mandarins, put there by
+    `delivery-options --sku`."""
+    _, path, _ = demo_database
+    copy = tmp_path_factory.mktemp("cart") / "cart.db"
+    with sqlite3.connect(path) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    url = f"sqlite+aiosqlite:///{copy}"
+    added = unichannel(url, "delivery-options", "--place", "home-near-store", *DEMO_CART, "--at", THURSDAY_10_AM)
+    assert added.returncode == 0, added.stdout + added.stderr
+    with sqlite3.connect(copy) as db:
+        lines = db.execute("SELECT v.sku, l.quantity FROM cart_lines l JOIN variants v ON v.id = l.variant_id "
+                           "JOIN carts c ON c.id = l.cart_id JOIN customers m ON m.id = c.customer_id "
+                           "WHERE m.phone = '+8613900000101'").fetchall()
+    assert lines == [("XAJ-MANDARIN-2500", 1)]
+    return url
+
+
+def test_demo_shows_delivery_options_on_each_named_place_and_leaves_no_cart_line(demo_database):
+    _, path, output = demo_database
+    assert "Delivery options on the demo's places" in output
+    assert all(name in output for name in PLACES)
+    assert output.count("VS-QIANTAN") == 1  # station pickup only for the village in its area
+    assert output.count("none: no store within 3 km") == 3  # 30-minute delivery: never beyond 3 km
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM cart_lines").fetchone()[0] == 0
+        assert db.execute("SELECT count(*) FROM customers").fetchone()[0] == 8  # the tour's stand-in rolled back
+
+
+@pytest.mark.parametrize(
+    ("place", "at", "offered"),
+    [
+        ("home-near-store", THURSDAY_10_AM, {"home_delivery", "express_30_min", "store_pickup"}),
+        ("home-near-store", THURSDAY_11_PM, {"home_delivery", "store_pickup"}),
+        ("home-far-from-stores", THURSDAY_10_AM, {"home_delivery", "store_pickup"}),
+        ("village-in-station-area", THURSDAY_10_AM, {"home_delivery", "store_pickup", "station_pickup"}),
+        ("village-beyond-stations", THURSDAY_10_AM, {"home_delivery", "store_pickup"}),
+    ],
+    ids=["near-store-open", "near-store-closed", "far-from-stores", "village-in-station-area", "village-beyond"],
+)
+def test_delivery_options_offer_express_only_near_an_open_store_and_stations_only_in_their_area(
+    demo_cart, place, at, offered
+):
+    result = unichannel(demo_cart, "delivery-options", "--place", place, "--at", at)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert promises(result.stdout) == offered
+
+
+def test_delivery_options_show_where_fee_local_window_and_parcels(demo_cart):
+    near = unichannel(demo_cart, "delivery-options", "--place", "home-near-store", "--at", THURSDAY_10_AM).stdout
+    assert table_rows(near)[:3] == [
+        ("home_delivery", "the address, from WH-COOP-SANDU 新安江茶果合作社 三都冷库", "CNY 10.00",
+         "2026-11-13 10:00 – 2026-11-15 10:00", "1"),
+        ("express_30_min", "HZ-WESTLAKE 湖畔优选 杭州西湖文三路店 (0.9 km)", "CNY 8.00", "2026-11-12 10:00–10:30", "1"),
+        ("store_pickup", "HZ-WESTLAKE 湖畔优选 杭州西湖文三路店 (0.9 km)", "CNY 0.00", "2026-11-12 11:00", "1"),
+    ]
+    village = unichannel(demo_cart, "delivery-options", "--place", "village-in-station-area", "--at",
+                         THURSDAY_10_AM).stdout
+    assert table_rows(village)[-1] == (
+        "station_pickup", "VS-QIANTAN 乾潭镇乡村服务站 (9.0 km)", "CNY 3.00", "2026-11-13 14:00", "1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--place", "moon-base"), "no demo place 'moon-base'"),
+        (("--place", "home-near-store", "--member", "+8613900009999"), "no member with the phone or email"),
+        (("--lat", "30.27"), "both --lat and --lon"),
+    ],
+    ids=["unknown-place", "unknown-member", "half-an-address"],
+)
+def test_delivery_options_refuse_bad_input_with_a_message_and_exit_1(demo_cart, args, message):
+    result = unichannel(demo_cart, "delivery-options", *args)
+    assert result.returncode == 1
+    assert message in result.stdout and "Traceback" not in result.stderr
+
+
+def test_delivery_options_of_an_empty_cart_say_so_and_exit_1(demo_database):
+    url, _, _ = demo_database
+    result = unichannel(url, "delivery-options", "--place", "village-in-station-area")
+    assert result.returncode == 1
+    assert "is empty" in result.stdout and "--sku" in result.stdout and "Traceback" not in result.stderr

@@ -12,8 +12,10 @@ import pytest
 from unichannel.catalog.model import Channel, MerchantKind, check_sku, check_slug, validate_draft
 from unichannel.customers.model import check_identity
 from unichannel.demo import places, world
+from unichannel.fulfillment.promises import location_terms
 from unichannel.inventory.model import LocationKind
 from unichannel.money import check_currency
+from unichannel.orders import model as orders_model
 
 # GeoNames 1789243, Xin'anjiang (新安江街道): the seat of 建德市 (Jiande), the county-level city the stations hang off.
 JIANDE = (29.47478, 119.27148)
@@ -193,6 +195,72 @@ def test_regions_and_addresses_use_cpca_names_and_a_municipality_is_its_own_regi
     assert locations["SH-JINGAN"].address == "上海市静安区南京西路1018号"
     assert locations["CD-CHUNXI"].region == "四川省 成都市"
     assert locations["WH-NORTH"].region == "北京市"
+
+
+# The seed gives locations no delivery details, so each store and station has the defaults of `location_terms`.
+STORE_RADIUS_KM = location_terms("store", {}).delivery_radius_km
+STATION_AREA_KM = location_terms("village_station", {}).service_radius_km
+
+
+def named_place(name: str) -> tuple[float, float]:
+    [place] = [place for place in world.named_places() if place.name == name]
+    return place.latitude, place.longitude
+
+
+def km_to(code: str, position: tuple[float, float]) -> float:
+    location = by_code()[code]
+    return orders_model.distance_km(location.latitude, location.longitude, *position)
+
+
+def codes_of(kind: str) -> list[str]:
+    return [location.code for location in world.locations() if location.kind == kind]
+
+
+def test_the_seeded_delivery_reaches_are_a_3_km_store_radius_and_a_10_km_station_area() -> None:
+    assert (STORE_RADIUS_KM, STATION_AREA_KM) == (3.0, 10.0)
+
+
+def test_the_home_near_a_store_is_within_3_km_of_hz_westlake_and_of_no_other_store() -> None:
+    home = named_place("home-near-store")
+    assert km_to("HZ-WESTLAKE", home) <= STORE_RADIUS_KM
+    assert [code for code in codes_of("store") if km_to(code, home) <= STORE_RADIUS_KM] == ["HZ-WESTLAKE"]
+
+
+def test_the_home_far_from_stores_is_in_hangzhou_beyond_3_km_of_every_store() -> None:
+    home = named_place("home-far-from-stores")
+    assert all(km_to(code, home) > STORE_RADIUS_KM for code in codes_of("store"))
+    assert km_to("HZ-WESTLAKE", home) < 20.0  # still Hangzhou: home delivery from the city's warehouses
+
+
+def test_the_village_in_a_station_area_is_inside_exactly_the_qiantan_station_area() -> None:
+    village = named_place("village-in-station-area")
+    assert [code for code in codes_of("village_station") if km_to(code, village) <= STATION_AREA_KM] == ["VS-QIANTAN"]
+
+
+def test_the_village_beyond_stations_is_outside_every_station_area() -> None:
+    village = named_place("village-beyond-stations")
+    assert all(km_to(code, village) > STATION_AREA_KM for code in codes_of("village_station"))
+
+
+@pytest.mark.parametrize("name", ["village-in-station-area", "village-beyond-stations"])
+def test_neither_village_is_within_3_km_of_a_store(name: str) -> None:
+    assert all(km_to(code, named_place(name)) > STORE_RADIUS_KM for code in codes_of("store"))
+
+
+def test_named_places_have_unique_names_and_sit_within_2_km_of_their_geonames_place() -> None:
+    rows = geonames_rows()
+    seeds = world.named_places()
+    assert [seed.name for seed in seeds] == [
+        "home-near-store",
+        "home-far-from-stores",
+        "village-in-station-area",
+        "village-beyond-stations",
+    ]
+    for plan, seed in zip(places.NAMED_PLACES, seeds, strict=True):
+        place = rows[plan.geoname_id]
+        moved_km = orders_model.distance_km(float(place["latitude"]), float(place["longitude"]), seed.latitude,
+                                            seed.longitude)
+        assert moved_km == pytest.approx(math.hypot(plan.north_m, plan.east_m) / 1000, abs=0.005), plan.name
 
 
 def test_a_brand_runs_one_popup() -> None:

@@ -79,3 +79,30 @@ VILLAGE_STATIONS: tuple[tuple[str, int], ...] = (
     ("VS-SANDU", 1796920),  # 三都镇
     ("VS-QIANTAN", 1916445),  # 乾潭镇
 )
+
+
+class NamedPlace(NamedTuple):
+    """An address to ask for delivery options at (`unichannel delivery-options --place NAME`): a GeoNames place, moved
+    `north_m` / `east_m` metres like a store (a village is its town's own point)."""
+
+    name: str
+    description: str
+    geoname_id: int
+    north_m: int
+    east_m: int
+
+
+# One address for each way the delivery options differ: inside or beyond a store's 30-minute radius (3 km), inside
+# or beyond a village station's service area. tests/unit/test_demo_world.py checks each name says the truth.
+# fmt: off
+NAMED_PLACES: tuple[NamedPlace, ...] = (
+    NamedPlace("home-near-store", "a flat in 古荡, Hangzhou, within 3 km of HZ-WESTLAKE only",
+               7735129, -350, -200),
+    NamedPlace("home-far-from-stores", "a flat in 仓前, Hangzhou, beyond 3 km of every store",
+               1816093, 600, -900),
+    NamedPlace("village-in-station-area", "下包乡, a village in the area of the 乾潭镇 station",
+               1790804, 0, 0),
+    NamedPlace("village-beyond-stations", "诸葛镇, a village beyond every station's area",
+               1783963, 0, 0),
+)
+# fmt: on

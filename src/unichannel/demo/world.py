@@ -1,4 +1,5 @@
-"""The demo world as plain data: merchants, locations, members, a cooperative's produce and the Saleor sample catalog.
+"""The demo world as plain data: merchants, locations, named addresses, members, a cooperative's produce and the Saleor
+sample catalog.
 
 Pure: reads only the files in `demo/data` (stdlib csv/json); no database, HTTP or clock. Storing the world is someone
 else's job (the `unichannel demo` command). Every call returns new objects and the same values every time.
@@ -57,6 +58,14 @@ class LocationSeed:
     city: str  # English city name ("Hangzhou"), the same names members use
     region: str  # province and city in Chinese from cpca: "浙江省 杭州市"; a municipality alone: "上海市"
     address: str
+    latitude: float  # WGS 84 degrees, from GeoNames
+    longitude: float
+
+
+@dataclass(frozen=True, slots=True)
+class NamedPlaceSeed:
+    name: str  # as `unichannel delivery-options --place` takes it
+    description: str
     latitude: float  # WGS 84 degrees, from GeoNames
     longitude: float
 
@@ -265,6 +274,20 @@ def locations() -> list[LocationSeed]:
     codes = [seed.code for seed in seeds]
     if len(set(codes)) != len(codes):
         raise ValueError(f"location codes repeat: {sorted(code for code in codes if codes.count(code) > 1)}")
+    return seeds
+
+
+def named_places() -> list[NamedPlaceSeed]:
+    """The demo's named addresses at real GeoNames points (homes moved at most 2 km), in places.NAMED_PLACES' order;
+    names are unique."""
+    seeds = []
+    for plan in places.NAMED_PLACES:
+        place = _place(plan.geoname_id)
+        latitude, longitude = _offset(float(place["latitude"]), float(place["longitude"]), plan.north_m, plan.east_m)
+        seeds.append(NamedPlaceSeed(plan.name, plan.description, latitude, longitude))
+    names = [seed.name for seed in seeds]
+    if len(set(names)) != len(names):
+        raise ValueError(f"named places repeat: {sorted(name for name in names if names.count(name) > 1)}")
     return seeds
 
 
