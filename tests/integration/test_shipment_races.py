@@ -91,3 +91,46 @@ async def test_two_parcels_packed_at_once_share_the_lots_first_expiry_first_out_
     assert sorted(picked for _, picked in results) == sorted([[[ids["L-SOON"], 2]], [[ids["L-LATER"], 2]]])
     assert left == {"L-SOON": 0, "L-LATER": 0}
     assert (await run_checks(env.app.state.engine)).violations == []
+
+
+@postgres_only
+async def test_four_simultaneous_return_requests_for_the_same_unit_make_one_return(env):
+    from tests.integration.test_shipments_api import delivered_order
+
+    world = await build_world(env, store_units=0)
+    order = await delivered_order(env, world, lines=(("TEE-M", 1),))
+    body = {"lines": [{"line_id": order["lines"][0]["id"], "quantity": 1}], "reason": "too small"}
+
+    async def ask(_: int) -> int:
+        response = await env.client.post(f"/api/v1/orders/{order['id']}/returns", json=body,
+                                         headers=world.auth("alice"))
+        return response.status_code
+
+    assert Counter(await asyncio.gather(*(ask(n) for n in range(4)))) == {201: 1, 422: 3}
+    assert (await run_checks(env.app.state.engine)).violations == []
+
+
+@postgres_only
+async def test_scans_racing_an_order_transition_never_deadlock(env):
+    world = await build_world(env, store_units=0)
+    async with env.uow() as uow:
+        from unichannel.inventory import service as inventory
+
+        await inventory.receive(uow, None, world.ids["mug"], world.ids["STORE-1"], 3, "PO-9")
+        await inventory.adjust(uow, None, world.ids["mug"], world.ids["WH"], -10, "moved to the store")
+    order = await paid(env, world, lines=(("TEE-M", 1), ("MUG-1", 1)))
+    parcels = await allocate(env, world, order["id"])
+
+    async def scan(parcel: dict) -> int:
+        response = await env.client.post(f"/api/v1/shipments/{parcel['id']}/transitions", json={"to": "packed"},
+                                         headers=world.auth("staff_a"))
+        return response.status_code
+
+    async def ship() -> int:
+        response = await env.client.post(f"/api/v1/orders/{order['id']}/transitions", json={"to": "shipped"},
+                                         headers=world.auth("operator"))
+        return response.status_code
+
+    statuses = await asyncio.gather(scan(parcels[0]), ship(), scan(parcels[1]))
+    assert 503 not in statuses and set(statuses) <= {200, 409}
+    assert (await run_checks(env.app.state.engine)).violations == []

@@ -453,3 +453,106 @@ async def test_a_retried_return_request_with_the_same_key_creates_one_return(env
     assert first.status_code == second.status_code == 201 and first.json()["id"] == second.json()["id"]
     assert len((await order_of(env, world, order["id"], "alice"))["returns"]) == 1
     await assert_checks_clean(env)
+
+
+async def test_a_parcel_is_cancelled_only_with_its_order(env):
+    world = await build_world(env)
+    order = await paid(env, world)
+    [parcel] = await allocate(env, world, order["id"])
+    refused = await scan(env, world, parcel["id"], "cancelled", "operator", expect=403)
+    assert refused["field"] == "to"
+    assert (await order_of(env, world, order["id"]))["shipments"][0]["status"] == "picking"
+
+
+async def test_an_order_with_a_parcel_on_its_way_can_no_longer_be_cancelled(env):
+    world = await build_world(env, store_units=0)
+    async with env.uow() as uow:
+        from unichannel.inventory import service as inventory
+
+        await inventory.receive(uow, None, world.ids["mug"], world.ids["STORE-1"], 3, "PO-9")
+        await inventory.adjust(uow, None, world.ids["mug"], world.ids["WH"], -10, "moved to the store")
+    order = await paid(env, world, lines=(("TEE-M", 1), ("MUG-1", 1)))
+    first, _ = await allocate(env, world, order["id"])
+    await walk(env, world, first["id"], "packed", "handed_over", "in_transit", "delivered")
+    refused = await env.client.post(f"/api/v1/orders/{order['id']}/cancel", headers=world.auth("staff_a"))
+    assert refused.status_code == 409 and refused.json()["code"] == "illegal_transition"
+    async with env.uow() as uow:
+        assert (await uow.conn.execute(select(refunds.c.id))).all() == []
+    await assert_checks_clean(env)
+
+
+async def test_order_level_moves_respect_the_parcels_rules(env):
+    world = await build_world(env)
+    order = await paid(env, world, delivery={"mode": "pickup", "location_id": world.ids["STORE-1"]})
+    await allocate(env, world, order["id"])
+    by_clerk = await env.client.post(f"/api/v1/orders/{order['id']}/transitions", json={"to": "shipped"},
+                                     headers=world.auth("clerk_1"))
+    assert by_clerk.status_code == 403  # a clerk scans the parcels
+    shipped = await env.client.post(f"/api/v1/orders/{order['id']}/transitions", json={"to": "shipped"},
+                                    headers=world.auth("staff_a"))
+    assert shipped.status_code == 200 and shipped.json()["shipments"][0]["status"] == "ready_for_pickup"
+    without_code = await env.client.post(f"/api/v1/orders/{order['id']}/transitions", json={"to": "delivered"},
+                                         headers=world.auth("operator"))
+    assert without_code.status_code == 403  # only the pickup code delivers it
+    await assert_checks_clean(env)
+
+
+async def test_a_till_sale_of_fresh_produce_takes_its_lot_first_expiry_first_out(env):
+    world = await build_world(env, warehouse_units=0)
+    await receive_lot(env, world, "L-S1", date(2026, 11, 30), 2, location="STORE-1")
+    await receive_lot(env, world, "L-S0", date(2026, 11, 20), 1, location="STORE-1")
+    till = {"customer_id": world.ids["alice"]}
+    await add(env, world, "clerk_1", "MUG-1", 2, **till)
+    placed = await place(env, world, "clerk_1", {"mode": "in_store"}, **till)
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["orders"][0]["id"]
+    paid_at_till = await env.client.post(f"/api/v1/orders/{order_id}/pay", json={}, headers=world.auth("clerk_1"))
+    assert paid_at_till.status_code == 200, paid_at_till.text
+    for step in ("allocated", "shipped"):
+        moved = await env.client.post(f"/api/v1/orders/{order_id}/transitions", json={"to": step},
+                                      headers=world.auth("clerk_1"))
+        assert moved.status_code == 200, moved.text
+    assert await lot_levels(env, world) == {"L-S0": 0, "L-S1": 1}
+    await assert_checks_clean(env)
+
+
+async def test_a_refund_given_while_a_return_is_open_is_not_paid_twice_on_receipt(env):
+    world = await build_world(env, store_units=0)
+    order = await delivered_order(env, world)
+    asked = await ask_return(env, world, order, 1)
+    refund = await env.client.post(f"/api/v1/orders/{order['id']}/refunds", json={"amount_minor": PRICE + 5000},
+                                   headers=world.auth("staff_a"))
+    assert refund.status_code == 201, refund.text
+    received = await env.client.post(f"/api/v1/returns/{asked['id']}/receive", headers=world.auth("staff_a"))
+    assert received.status_code == 200, received.text
+    async with env.uow() as uow:
+        amounts = sorted((await uow.conn.execute(select(refunds.c.amount_minor)
+                                                 .where(refunds.c.order_id == order["id"]))).scalars())
+    assert amounts == [PRICE - 5000, PRICE + 5000]  # 2 x ¥99.00 paid; never more back
+    await assert_checks_clean(env)
+
+
+async def test_a_parcel_in_transit_again_after_a_failed_delivery_keeps_each_scan_replayable(env):
+    world = await build_world(env)
+    order = await paid(env, world)
+    [parcel] = await allocate(env, world, order["id"])
+    await walk(env, world, parcel["id"], "packed", "handed_over")
+    for n, step in enumerate(("in_transit", "failed_delivery", "in_transit")):
+        headers = world.auth("staff_a") | {"Idempotency-Key": f"scan-{n}"}
+        moved = await env.client.post(f"/api/v1/shipments/{parcel['id']}/transitions", json={"to": step},
+                                      headers=headers)
+        assert moved.status_code == 200, moved.text
+        again = await env.client.post(f"/api/v1/shipments/{parcel['id']}/transitions", json={"to": step},
+                                      headers=headers)
+        assert again.json() == moved.json()
+    await assert_checks_clean(env)
+
+
+async def test_a_station_operator_can_have_an_assisted_order_delivered_home(env):
+    world = await build_world(env)
+    villager = {"customer_id": world.ids["alice"]}
+    await add(env, world, "station_op", **villager)
+    placed = await place(env, world, "station_op", HOME, **villager)
+    assert placed.status_code == 201, placed.text
+    [order] = placed.json()["orders"]
+    assert (order["delivery_mode"], order["location_id"]) == ("home_delivery", None)

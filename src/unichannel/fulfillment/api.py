@@ -127,7 +127,8 @@ async def move_shipment(request: Request, caller: Caller, shipment_id: IdPath, b
         moved = await orders_service.move_shipment(uow, caller, shipment_id, body.to, note=body.note)
         [view] = await shipment_views(uow, caller, [moved])
         if claim is not None:
-            await idempotency.record(uow, claim, f"scan:{shipment_id}:{body.to.value}", 200,
+            # a parcel may reach a state twice (in transit again after a failed delivery): name the step
+            await idempotency.record(uow, claim, f"scan:{shipment_id}:{len(view.timeline)}", 200,
                                      view.model_dump(mode="json"))
     await payments_service.pay_back_processing_refunds(request.app.state.uow_factory, request.app.state.gateway)
     return view

@@ -286,6 +286,8 @@ def check_may_move(principal: Principal, shipment: dict[str, Any], target: Shipm
     if principal.role is Role.SHOPPER:
         raise Forbidden("a shopper follows a shipment; the merchant and the stores move it")
     route = Route(shipment["route"])
+    if target is ShipmentStatus.CANCELLED:
+        raise Forbidden("a parcel is cancelled with its order (POST /orders/{id}/cancel)", field="to")
     if target is ShipmentStatus.DELIVERED and route in PICKUP_ROUTES:
         raise Forbidden("a parcel for pickup is delivered when collected with its pickup code", field="to")
     if target is ShipmentStatus.RETURNED and route is Route.RETURN:

@@ -33,6 +33,7 @@ async def request_return(
     window: a return parcel to each location they came from is created, waiting to be handed to the courier."""
     order = await visible_order(uow, principal, order_id)
     principal.require(Role.SHOPPER, Role.OPERATOR)
+    await repository.get_order(uow.conn, order_id, for_update=True)  # one return request of an order at a time
     if order["status"] not in RETURNABLE:
         raise IllegalTransition(f"an order that is {order['status']} cannot be returned; only delivered goods can",
                                 field="order_id")
@@ -57,7 +58,9 @@ async def request_return(
         lines.append({"order_line_id": line_id, "quantity": quantity, "location_id": line["location_id"]})
         refund_minor += line["unit_price_minor"] * quantity
     payment = await payments_repository.captured_payment(uow.conn, order_id)
-    if payment is None or payment["captured_minor"] - payment["refunded_minor"] < refund_minor:
+    promised = sum(r["refund_minor"] for r in await repository.returns_of(uow.conn, [order_id])
+                   if r["status"] == "open")
+    if payment is None or payment["captured_minor"] - payment["refunded_minor"] - promised < refund_minor:
         raise Conflict("this order has not that much paid and not refunded", field="lines")
     now = uow.now()
     return_id = await repository.insert_return(uow.conn, {
@@ -123,8 +126,11 @@ async def receive_return(
             await inventory.restock(uow, line, units, fulfillment.lot_picks(packed[line["order_line_id"]]),
                                     reference=f"return:{return_id}", reason="returned by the shopper")
     refund_id = None
-    if found["refund_minor"] > 0:
-        refund_id = await payments.refund(uow, order, found["refund_minor"], actor=principal.key,
+    payment = await payments_repository.captured_payment(uow.conn, order["id"])
+    # A refund given meanwhile (asked and approved apart from the return) may have paid some of it back already.
+    amount = min(found["refund_minor"], payment["captured_minor"] - payment["refunded_minor"]) if payment else 0
+    if amount > 0:
+        refund_id = await payments.refund(uow, order, amount, actor=principal.key,
                                           reason=f"return {return_id}: {found['reason']}"[:200])
     values = {"status": "received", "refund_id": refund_id, "updated_at": uow.now()}
     if not await repository.update_return(uow.conn, return_id, "open", values):

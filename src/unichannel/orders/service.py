@@ -29,7 +29,15 @@ from unichannel.errors import (
 )
 from unichannel.fulfillment import repository as fulfillment_repository
 from unichannel.fulfillment import service as fulfillment
-from unichannel.fulfillment.tracking import FINAL, HAPPY_PATHS, PICKUP_ROUTES, Route, ShipmentStatus, out_of_hand, steps_to
+from unichannel.fulfillment.tracking import (
+    FINAL,
+    HAPPY_PATHS,
+    PICKUP_ROUTES,
+    Route,
+    ShipmentStatus,
+    out_of_hand,
+    steps_to,
+)
 from unichannel.fulfillment.model import Line, Promise
 from unichannel.fulfillment.promises import location_terms
 from unichannel.inventory import repository as inventory_repository
@@ -189,8 +197,8 @@ async def _sources_of(
         return [(p.item.line_id, choice.location_id, p.item.quantity) for p in items], 0, choice.location_id
     address = choice.address
     coordinates = (address.latitude, address.longitude) if address and address.latitude is not None else None
-    till = principal.location_id if principal.role is Role.CLERK and choice.mode is DeliveryMode.HOME_DELIVERY \
-        else None
+    at_till = principal.role is Role.CLERK and not principal.is_station_operator
+    till = principal.location_id if at_till and choice.mode is DeliveryMode.HOME_DELIVERY else None
     if choice.mode is DeliveryMode.PICKUP:
         station = pickup is not None and pickup.kind == "village_station"
         promise = Promise.STATION_PICKUP if station else Promise.STORE_PICKUP
@@ -252,17 +260,21 @@ async def move(
     values: dict[str, Any] = {"status": target.value, "updated_at": uow.now()}
     if target is OrderStatus.CANCELLED:
         values["cancel_reason"] = note or f"cancelled by {principal.role.value}"
+    parcels = await fulfillment_repository.shipments_of(uow.conn, [order_id], "outbound")
+    if target is OrderStatus.CANCELLED and any(out_of_hand(Route(p["route"]), ShipmentStatus(p["status"]))
+                                               for p in parcels):
+        raise IllegalTransition("a parcel of this order is already on its way or delivered: it can no longer be "
+                                "cancelled; ask for a return once it is delivered", field="status")
     if not await repository.update_order(uow.conn, order_id, current.value, values):
         raise Conflict("the order changed meanwhile; reload it", field="order_id")
     lines = await repository.lines_of(uow.conn, [order_id])
-    parcels = await fulfillment_repository.shipments_of(uow.conn, [order_id], "outbound")
     if parcels and target in (OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.CANCELLED):
         await _move_parcels(uow, parcels, target, principal.key, note)
     for line in lines:
         if target is OrderStatus.ALLOCATED:
             await inventory.allocate(uow, line["reservation_id"])
-        elif target is OrderStatus.SHIPPED and not parcels:
-            await inventory.consume(uow, line["reservation_id"], reference=f"order:{order_id}")
+        elif target is OrderStatus.SHIPPED and not parcels:  # handed over at the till, fresh produce FEFO
+            await inventory.pack(uow, line["reservation_id"], f"order:{order_id}", sku=line["sku"])
         elif target is OrderStatus.CANCELLED:
             await inventory.release(uow, line["reservation_id"])
     if target is OrderStatus.ALLOCATED and order["delivery_mode"] != DeliveryMode.IN_STORE.value:
@@ -306,6 +318,9 @@ def _check_may_move(principal: Principal, order: dict[str, Any], target: OrderSt
         if order["status"] == OrderStatus.SHIPPED.value:
             raise IllegalTransition("a shipped order is on its way: ask for a return once it is delivered",
                                     field="status")
+        if principal.role is Role.CLERK and order["delivery_mode"] != DeliveryMode.IN_STORE.value \
+                and order["status"] not in (OrderStatus.PLACED, OrderStatus.PAID):
+            raise Forbidden("once allocated, the merchant cancels this order, not a clerk", field="status")
         if principal.role is Role.SHOPPER and order["status"] not in (OrderStatus.PLACED, OrderStatus.PAID):
             raise IllegalTransition("a shopper can cancel only before the order is allocated; ask the merchant",
                                     field="status")
@@ -316,10 +331,11 @@ def _check_may_move(principal: Principal, order: dict[str, Any], target: OrderSt
         principal.require(Role.SHOPPER, Role.OPERATOR, Role.CLERK)
         return
     principal.require(Role.MERCHANT, Role.OPERATOR, Role.CLERK)
-    if (target is OrderStatus.DELIVERED and principal.role is Role.CLERK
-            and order["delivery_mode"] == DeliveryMode.PICKUP.value):
+    if target is OrderStatus.DELIVERED and order["delivery_mode"] == DeliveryMode.PICKUP.value:
         raise Forbidden("a parcel for pickup is delivered when the shopper collects it with the pickup code",
                         field="to")
+    if principal.role is Role.CLERK and order["delivery_mode"] != DeliveryMode.IN_STORE.value:
+        raise Forbidden("a clerk moves the parcels of this order (scan them), not the order itself", field="to")
 
 
 async def _refund_everything_left(uow: UnitOfWork, order: dict[str, Any], actor: str, reason: str) -> None:
@@ -494,6 +510,8 @@ async def move_shipment(
     gone. A parcel back undelivered refunds what its lines were paid."""
     shipment = await fulfillment.visible_shipment(uow, principal, shipment_id)
     fulfillment.check_may_move(principal, shipment, target)
+    await repository.get_order(uow.conn, shipment["order_id"], for_update=True)  # the order first, as `move` does
+    shipment = await fulfillment.visible_shipment(uow, principal, shipment_id)
     moved = await fulfillment.advance(uow, shipment, target, actor=principal.key, note=note)
     if shipment["direction"] == "outbound":
         if target is ShipmentStatus.RETURNED:
@@ -518,6 +536,8 @@ async def check_pickup_code(uow: UnitOfWork, principal: Principal, shipment_id: 
 async def collect_parcel(uow: UnitOfWork, principal: Principal, shipment_id: int) -> dict[str, Any]:
     """The shopper (or the villager) collected the parcel with its code (checked by `check_pickup_code`): it is
     delivered, and the collection confirms receipt once every parcel of the order is collected."""
+    shipment = await fulfillment.visible_shipment(uow, principal, shipment_id)
+    await repository.get_order(uow.conn, shipment["order_id"], for_update=True)  # the order first, as `move` does
     shipment = await fulfillment.visible_shipment(uow, principal, shipment_id)
     moved = await fulfillment.advance(uow, shipment, ShipmentStatus.DELIVERED, actor=principal.key,
                                       note="collected with the pickup code")
