@@ -14,7 +14,7 @@ from unichannel.access.model import Principal, Role
 from unichannel.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound, ReturnWindowClosed
 from unichannel.fulfillment import repository as fulfillment_repository
 from unichannel.fulfillment import service as fulfillment
-from unichannel.fulfillment.tracking import ShipmentStatus, steps_to, Route
+from unichannel.fulfillment.tracking import Route, ShipmentStatus, steps_to
 from unichannel.inventory import service as inventory
 from unichannel.orders import repository
 from unichannel.orders.model import OrderStatus
@@ -44,7 +44,8 @@ async def request_return(
     parcels = await fulfillment_repository.shipments_of(uow.conn, [order_id], "outbound")
     delivered_ids = [p["id"] for p in parcels if p["status"] == ShipmentStatus.DELIVERED.value]
     if not delivered_ids:
-        raise IllegalTransition("a till sale is returned at the store's till", field="order_id")
+        raise IllegalTransition("only goods delivered in a parcel can be sent back; a till sale has none (returns "
+                                "at the till are not built yet)", field="order_id")
     delivered = {line["order_line_id"]: line for line in await fulfillment_repository.lines_of(uow.conn, delivered_ids)}
     already = await repository.returned_quantities(uow.conn, order_id)
     lines, refund_minor = [], 0
