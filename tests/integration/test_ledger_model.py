@@ -29,7 +29,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invar
 from sqlalchemy import func, select, text
 
 from tests.conftest import OPENING, Env
-from tests.integration.world import VILLAGER, build_world
+from tests.integration.world import HOME, build_world
 from unichannel.app import create_app
 from unichannel.check import run_checks
 from unichannel.clock import FixedClock
@@ -130,6 +130,11 @@ class LedgerMachine(RuleBasedStateMachine):
                 return (await uow.conn.execute(select(func.count()).select_from(ledger_transfers))).scalar_one()
         return self.run(count())
 
+    def total_of(self, subtotal: int) -> int:
+        """Goods delivered home: the delivery fee is paid too, unless the subtotal reaches the free threshold."""
+        terms = self.env.settings
+        return subtotal + (0 if subtotal >= terms.home_delivery_free_over_minor else terms.home_delivery_fee_minor)
+
     # --- rules ---------------------------------------------------------------------------------------------
 
     @rule(target=orders, buyer=st.sampled_from(["alice", "bob"]), merchant=st.sampled_from(["brand-a", "brand-b"]),
@@ -138,13 +143,12 @@ class LedgerMachine(RuleBasedStateMachine):
         added = self.call("POST", "/cart/lines", buyer, json={"sku": "TEE-M", "merchant": merchant,
                                                               "quantity": quantity})
         assert added.status_code == 201, added.text
-        placed = self.call("POST", "/orders", buyer, json={"delivery": {"mode": "pickup", "address": VILLAGER,
-                                                                         "location_id": self.world.ids["STATION"]}})
+        placed = self.call("POST", "/orders", buyer, json={"delivery": HOME})
         assert placed.status_code == 201, placed.text
         order_id = placed.json()["orders"][0]["id"]
         paid = self.call("POST", f"/orders/{order_id}/pay", buyer, json={})
         assert paid.status_code == 200, paid.text
-        self.model[order_id] = Order(order_id, buyer, merchant, PRICES[merchant] * quantity)
+        self.model[order_id] = Order(order_id, buyer, merchant, self.total_of(PRICES[merchant] * quantity))
         return order_id
 
     @rule(target=orders, buyer=st.sampled_from(["alice", "bob"]), merchant=st.sampled_from(["brand-a", "brand-b"]),
@@ -152,16 +156,16 @@ class LedgerMachine(RuleBasedStateMachine):
     def pay_in_instalments(self, buyer: str, merchant: str, months: int) -> int:
         added = self.call("POST", "/cart/lines", buyer, json={"sku": "TEE-M", "merchant": merchant, "quantity": 1})
         assert added.status_code == 201, added.text
-        placed = self.call("POST", "/orders", buyer, json={"delivery": {"mode": "pickup", "address": VILLAGER,
-                                                                         "location_id": self.world.ids["STATION"]}})
+        placed = self.call("POST", "/orders", buyer, json={"delivery": HOME})
         order_id = placed.json()["orders"][0]["id"]
         paid = self.call("POST", f"/orders/{order_id}/pay", buyer, json={"method": "instalments", "months": months})
         assert paid.status_code == 200, paid.text
         plan = next(p for p in self.call("GET", "/instalment-plans", buyer).json() if p["order_id"] == order_id)
-        fee = PRICES[merchant] * int(self.env.settings.instalment_fee_basis_points[str(months)]) // 10_000
-        assert plan["fee"]["amount_minor"] == fee and plan["owed"]["amount_minor"] == PRICES[merchant] + fee
-        self.model[order_id] = Order(order_id, buyer, merchant, PRICES[merchant], fee=fee, plan_id=plan["id"],
-                                     owed=PRICES[merchant] + fee)
+        total = self.total_of(PRICES[merchant])
+        fee = total * int(self.env.settings.instalment_fee_basis_points[str(months)]) // 10_000
+        assert plan["fee"]["amount_minor"] == fee and plan["owed"]["amount_minor"] == total + fee
+        self.model[order_id] = Order(order_id, buyer, merchant, total, fee=fee, plan_id=plan["id"],
+                                     owed=total + fee)
         return order_id
 
     @rule(order=orders, early=st.booleans())
