@@ -7,12 +7,14 @@ import logging
 from datetime import timedelta
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
 from starlette.routing import Route
 
-from unichannel import __version__
+from unichannel import __version__, pages
 from unichannel.access.service import TokenAuthenticator
 from unichannel.catalog.api import router as catalog_router
 from unichannel.checkout.api import router as cart_router
@@ -24,6 +26,8 @@ from unichannel.fulfillment.api import router as fulfillment_router
 from unichannel.inventory import service as inventory_service
 from unichannel.inventory.api import router as inventory_router
 from unichannel.orders import service as orders_service
+from unichannel.pages.live import LiveHub
+from unichannel.pages.routes import router as pages_router
 from unichannel.orders.api import router as orders_router
 from unichannel.payments import instalments
 from unichannel.payments import service as payments_service
@@ -91,6 +95,7 @@ def create_app(
         app.state.engine = engine
         app.state.uow_factory = uow_factory
         app.state.bus = bus
+        app.state.live = LiveHub(bus)
         app.state.relay = relay
         app.state.gateway = gateway or build_gateway(settings, clock)
         app.state.authenticator = TokenAuthenticator(engine, clock, settings.token_cache_seconds)
@@ -126,6 +131,8 @@ def create_app(
         dependencies=[Depends(refuse_nul_characters)],
     )
     install_error_handlers(app)
+    app.include_router(pages_router)
+    app.mount("/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static")
     for router in (catalog_router, inventory_router, customers_router, cart_router, orders_router, payments_router,
                    promotions_router, fulfillment_router):
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
