@@ -121,6 +121,10 @@ def demo(
         console.print("[green]Demo data already there[/green]; reusing it.")
     base = f"http://{host}:{port}"
     lines = [
+        ("storefront", f"{base}/"),
+        ("11.11 big screen (sign in with the operator token)", f"{base}/screen"),
+        ("store till (sign in with the clerk token)", f"{base}/pos"),
+        ("merchant console (sign in with the merchant token)", f"{base}/console"),
         ("API docs (OpenAPI)", f"{base}/api/v1/docs"),
         ("products", f"{base}/api/v1/products?q=hoodie"),
         ("stores, warehouses, village stations", f"{base}/api/v1/locations"),
