@@ -28,6 +28,7 @@ from unichannel.inventory.api import router as inventory_router
 from unichannel.orders import service as orders_service
 from unichannel.pages.live import LiveHub
 from unichannel.pages.routes import router as pages_router
+from unichannel.pages.console import router as console_router
 from unichannel.pages.pos import router as pos_router
 from unichannel.pages.shop import router as shop_router
 from unichannel.orders.api import router as orders_router
@@ -133,7 +134,7 @@ def create_app(
         dependencies=[Depends(refuse_nul_characters)],
     )
     install_error_handlers(app)
-    for router in (pages_router, shop_router, pos_router):
+    for router in (pages_router, shop_router, pos_router, console_router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static")
     for router in (catalog_router, inventory_router, customers_router, cart_router, orders_router, payments_router,
