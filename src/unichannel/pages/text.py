@@ -16,7 +16,7 @@ WORDS: dict[str, dict[str, str]] = {
         "top_skus": "热销商品", "sold_out_list": "已售罄", "online": "线上", "other_currencies": "其他币种",
         "sign_in": "登录", "sign_out": "退出", "member_id": "手机号或邮箱", "password": "密码",
         "staff_token": "员工令牌", "staff_sign_in": "员工登录", "operator_only": "大屏仅限平台运营人员，请先登录。",
-        "language": "English", "units": "件", "add_to_cart": "加入购物车",
+        "language": "English", "units": "件", "add_to_cart": "加入购物车", "cart": "购物车", "my_orders": "我的订单",
     },
     "en": {
         "shop": "unichannel shop", "search": "Search", "search_placeholder": "Search products and brands",
@@ -29,7 +29,7 @@ WORDS: dict[str, dict[str, str]] = {
         "other_currencies": "Other currencies", "sign_in": "Sign in", "sign_out": "Sign out",
         "member_id": "Phone or email", "password": "Password", "staff_token": "Staff token",
         "staff_sign_in": "Staff sign-in", "operator_only": "The big screen is for platform operators: sign in first.",
-        "language": "中文", "units": "units", "add_to_cart": "Add to cart",
+        "language": "中文", "units": "units", "add_to_cart": "Add to cart", "cart": "Cart", "my_orders": "My orders",
     },
 }
 
