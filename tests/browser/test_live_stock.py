@@ -34,3 +34,4 @@ async def test_the_clerk_sells_the_last_unit_and_the_open_product_page_shows_sol
     await sold_out.wait_for(state="visible", timeout=10_000)  # pushed, not reloaded
     assert await sold_out.inner_text() == "Sold out"
     assert await page.evaluate("() => performance.getEntriesByType('navigation').length") == 1  # no reload
+
