@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -55,10 +55,14 @@ async def refuse_nul_characters(request: Request) -> None:
     answer is a 422 on every database rather than a database error."""
     if "%00" in request.url.query or "\x00" in request.url.path:
         raise InvalidInput("text may not contain NUL characters", field="query")
-    if request.method in ("POST", "PUT", "PATCH") and request.headers.get("content-type", "").startswith(
-        "application/json"
-    ):
-        if _JSON_NUL.search(await request.body()):
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/json") and _JSON_NUL.search(await request.body()):
+        raise InvalidInput("text may not contain NUL characters", field="body")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()  # parsed once; the route reads the same parsed form
+        if any(isinstance(value, str) and "\x00" in value for _, value in form.multi_items()):
             raise InvalidInput("text may not contain NUL characters", field="body")
 
 
@@ -67,18 +71,33 @@ def _field_of(location: tuple[Any, ...] | list[Any]) -> str | None:
     return ".".join(parts) or None
 
 
+def _for_a_page(request: Request) -> bool:
+    """A person's page (not the API, not a page's own fragment or stream): errors are shown as a page."""
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+async def _error_page(request: Request, status_code: int, message: str) -> Response:
+    from unichannel.pages.routes import render  # the pages build on this module
+
+    return render(request, "error.html", {"status_code": status_code, "message": message}, status_code=status_code)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
-    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        if _for_a_page(request):
+            return await _error_page(request, exc.status_code, exc.message)
         return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request", "type": ""}
         if first.get("type") == "json_invalid":
             return JSONResponse(error_body("malformed_json", "the request body is not valid JSON"), status_code=400)
         field = _field_of(first.get("loc", ()))
         message = str(first.get("msg", "invalid value"))
+        if _for_a_page(request):
+            return await _error_page(request, 422, f"{field}: {message}" if field else message)
         return JSONResponse(
             error_body("invalid_input", f"{field}: {message}" if field else message, field), status_code=422
         )

@@ -84,3 +84,18 @@ async def test_a_member_signs_in_and_gets_a_cookie_then_goes_where_they_were(env
     assert response.cookies.get("uc_token")
     wrong = await env.client.post("/signin", data={"identifier": "+8613900000101", "password": "x", "next": "//evil"})
     assert wrong.status_code == 401 and 'id="member-error"' in wrong.text
+
+
+async def test_the_sold_out_list_counts_stock_as_the_storefront_does(env):
+    from tests.integration.test_shipments_api import paid as paid_order
+
+    world = await build_world(env)
+    await paid_order(env, world)  # one TEE-M sold today: 11 left
+    async with env.uow() as uow:
+        from unichannel.inventory import service as inventory
+
+        await inventory.set_safety_stock(uow, None, world.ids["tee"], world.ids["WH"], 15)  # more than WH holds
+    env.client.cookies.set("uc_token", world.tokens["operator"])
+    screen = await env.client.get("/screen/panel")
+    listed = screen.text.split('data-testid="sold-out-list"', 1)[1].split("</ul>", 1)[0]
+    assert "TEE-M" not in listed  # STORE-1 still sells 2 (WH's negative margin is not subtracted from them)

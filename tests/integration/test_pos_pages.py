@@ -117,8 +117,8 @@ async def test_a_receipt_is_visible_only_to_the_clerks_of_the_store_that_sold(en
 @pytest.mark.parametrize(
     ("phone", "status", "message"),
     [("", 422, "请填写此项"), ("12345", 422, "手机号格式不对"), ("13900009999", 422, "没有这个手机号的会员"),
-     ("1" * 33, 422, "太长了"), ("139\x0000000101", 422, "含有无效字符")],
-    ids=["empty", "not-a-phone", "unknown-member", "too-long", "nul"],
+     ("1" * 33, 422, "太长了")],
+    ids=["empty", "not-a-phone", "unknown-member", "too-long"],
 )
 async def test_a_member_not_found_by_phone_is_said_next_to_the_field(env, phone, status, message):
     world = await build_world(env)
@@ -126,6 +126,14 @@ async def test_a_member_not_found_by_phone_is_said_next_to_the_field(env, phone,
     refused = await env.client.post("/pos/member", data={"phone": phone})
     assert refused.status_code == status and "<html" in refused.text and "Traceback" not in refused.text
     assert 'id="phone-error"' in refused.text and message in refused.text and 'aria-invalid="true"' in refused.text
+    assert MEMBER_COOKIE not in env.client.cookies
+
+
+async def test_a_nul_character_in_a_form_is_a_clear_422_page_and_identifies_nobody(env):
+    world = await build_world(env)
+    env.client.cookies.set("uc_token", world.tokens["clerk_1"])
+    refused = await env.client.post("/pos/member", data={"phone": "139\x0000000101"}, headers={"Accept": "text/html"})
+    assert refused.status_code == 422 and "<html" in refused.text and "NUL" in refused.text
     assert MEMBER_COOKIE not in env.client.cookies
 
 

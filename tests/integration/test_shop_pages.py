@@ -73,3 +73,57 @@ async def test_someone_elses_order_page_is_a_404(env):
     assert other.status_code == 404
     mine = await env.client.get("/orders")
     assert mine.status_code == 200 and "#" not in mine.text.split("<main", 1)[1].split("</main>")[0]
+
+
+async def test_signing_out_revokes_the_members_sign_in_so_a_copied_cookie_stops_working(env):
+    world = await build_world(env)
+    signed = await env.client.post("/signin", data={"identifier": "+8613900000101",
+                                                    "password": "correct horse battery", "next": "/cart"})
+    token = signed.cookies.get("uc_token")
+    assert "secure" in signed.headers["set-cookie"].lower()  # the shop is served over https (public_base_url)
+    env.client.cookies.set("uc_token", token)
+    assert (await env.client.get("/cart")).status_code == 200
+    await env.client.post("/signout")
+    env.client.cookies.set("uc_token", token)  # the copied cookie
+    again = await env.client.get("/cart")
+    assert again.status_code == 303 and again.headers["location"].startswith("/signin")
+
+
+async def test_only_staff_tokens_sign_in_as_staff_and_other_sites_cannot_post_forms(env):
+    world = await build_world(env)
+    shopper = await env.client.post("/signin/staff", data={"token": world.tokens["alice"]})
+    assert shopper.status_code == 401 and "uc_token" not in shopper.cookies
+    forged = await env.client.post("/signin/staff", data={"token": world.tokens["operator"]},
+                                   headers={"Sec-Fetch-Site": "cross-site"})
+    assert forged.status_code == 403 and "uc_token" not in forged.cookies
+
+
+async def test_odd_checkout_input_is_a_clear_4xx_never_a_500(env):
+    world = await build_world(env)
+    await signed_in(env, world)
+    await env.client.post(f"/cart/add/{world.ids['tee']}")
+    for option in ("store_pickup:²", "store_pickup:" + "9" * 40, "teleport:1"):
+        response = await env.client.post("/checkout", data={"option": option})
+        assert 400 <= response.status_code < 500, option
+    nul = await env.client.post("/checkout", data={"option": "home_delivery:", "name": "A\x00"},
+                                headers={"Accept": "text/html"})
+    assert nul.status_code == 422 and "<html" in nul.text
+    async with env.uow() as uow:
+        assert (await uow.conn.execute(select(orders.c.id))).all() == []
+
+
+async def test_an_unpaid_order_is_paid_from_its_page(env):
+    world = await build_world(env)
+    await env.client.post("/api/v1/cart/lines", json={"sku": "TEE-M", "merchant": "brand-a", "quantity": 1},
+                          headers=world.auth("alice"))
+    placed = await env.client.post("/api/v1/orders", json={"delivery": {"mode": "pickup",
+                                                                        "location_id": world.ids["STORE-1"]}},
+                                   headers=world.auth("alice"))
+    order_id = placed.json()["orders"][0]["id"]
+    await signed_in(env, world)
+    page = await env.client.get(f"/orders/{order_id}", params={"lang": "en"})
+    assert f'action="/orders/{order_id}/pay"' in page.text
+    paid = await env.client.post(f"/orders/{order_id}/pay")
+    assert paid.status_code == 303 and paid.headers["location"] == f"/orders/{order_id}"
+    after = await env.client.get(f"/orders/{order_id}", params={"lang": "en"})
+    assert "Pay now" not in after.text and ">paid<" in after.text

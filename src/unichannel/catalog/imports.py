@@ -496,5 +496,6 @@ def _shopify_images(rows: list[_Record]) -> list[str]:
     for order, record in enumerate(rows):
         if record.get("image src"):
             position = record.get("image position")
-            numbered.append((int(position) if position.isdigit() else 1 << 31, order, record.get("image src")))
+            known = position.isascii() and position.isdigit() and len(position) < 10
+            numbered.append((int(position) if known else 1 << 31, order, record.get("image src")))
     return list(dict.fromkeys(url for _, _, url in sorted(numbered)))

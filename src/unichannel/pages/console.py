@@ -354,7 +354,7 @@ async def set_price(
             errors[_field_of(error, ("channel", "currency", "amount"), "amount")] = error.message
             status_code = error.status_code
     if errors:
-        page_offset = int(offset) if offset.isdigit() and len(offset) < 8 else 0
+        page_offset = int(offset) if offset.isascii() and offset.isdigit() and len(offset) < 8 else 0
         context = await _products_context(
             request, staff, q.strip()[:100], page_offset, price_errors={variant_id: errors},
             price_form={variant_id: {"channel": channel, "currency": currency[:20], "amount": amount[:40]}})

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sse_starlette.sse import EventSourceResponse
@@ -20,7 +20,8 @@ from unichannel.catalog import service as catalog_service
 from unichannel.catalog.api import product_views
 from unichannel.catalog.model import category_and_descendants
 from unichannel.customers import service as customers
-from unichannel.errors import DomainError, NotFound, Unauthenticated
+from unichannel.access.repository import revoke_token
+from unichannel.errors import DomainError, Forbidden, NotFound, Unauthenticated
 from unichannel.events import Event
 from unichannel.inventory import repository as inventory_repository
 from unichannel.money import Money
@@ -32,7 +33,14 @@ TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 TOKEN_COOKIE, LANG_COOKIE = "uc_token", "uc_lang"
 SCREEN_REDRAW_SECONDS = 0.3  # the big screen redraws at most this often, so a burst of orders is one redraw
 
-router = APIRouter(include_in_schema=False)
+async def same_site_posts_only(request: Request) -> None:
+    """Every page form is posted from the pages themselves: a POST another site makes the browser send (with the
+    sign-in cookie, or to sign someone in as somebody else) is refused."""
+    if request.method == "POST" and request.headers.get("sec-fetch-site") == "cross-site":
+        raise Forbidden("forms are accepted only from this site's own pages")
+
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(same_site_posts_only)])
 
 
 def page_locale(request: Request) -> str:
@@ -176,22 +184,20 @@ async def live_screen(request: Request) -> Response:
         return event.topic in ("order.paid", "order.cancelled") or event.topic == "stock.changed"
 
     async def stream():  # noqa: ANN202
-        paid, last = 0, 0.0
-        async for event in request.app.state.live.listen(wanted, heartbeat_seconds=1.0):
+        paid, last, owed = 0, 0.0, False
+        async for event in request.app.state.live.listen(wanted, heartbeat_seconds=SCREEN_REDRAW_SECONDS):
             if await request.is_disconnected():
                 return
-            if event is not None and event.topic == "order.paid":
-                paid += 1
-            if event is None or time.monotonic() - last >= SCREEN_REDRAW_SECONDS:
-                if event is None and paid == 0:
-                    yield {"event": "orders", "data": '{"paid": 0}'}
-                    continue
-                last = time.monotonic()
+            if event is not None:
+                owed = True
+                paid += event.topic == "order.paid"
+            if owed and time.monotonic() - last >= SCREEN_REDRAW_SECONDS:  # a burst is one redraw, none is lost
+                last, owed = time.monotonic(), False
                 html = (await screen_panel(request)).body.decode()
                 yield {"event": "panel", "data": html}
+            if event is None or paid:
                 yield {"event": "orders", "data": f'{{"paid": {paid}}}'}
                 paid = 0
-            await asyncio.sleep(0)
 
     return EventSourceResponse(stream(), ping=15)
 
@@ -199,10 +205,11 @@ async def live_screen(request: Request) -> Response:
 # --- sign-in -----------------------------------------------------------------------------------------------------
 
 
-def _signed_in(next_url: str, token: str) -> RedirectResponse:
+def _signed_in(request: Request, next_url: str, token: str) -> RedirectResponse:
     target = next_url if next_url.startswith("/") and not next_url.startswith("//") else "/"
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="lax", max_age=30 * 86400)
+    secure = request.app.state.settings.public_base_url.startswith("https://")
+    response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="lax", secure=secure, max_age=30 * 86400)
     return response
 
 
@@ -222,7 +229,7 @@ async def signin_member(
     except DomainError as error:
         return render(request, "signin.html", {"next": next, "member_error": error.message,
                                                "identifier": identifier}, status_code=error.status_code)
-    return _signed_in(next, issued.token)
+    return _signed_in(request, next, issued.token)
 
 
 @router.post("/signin/staff", response_class=HTMLResponse)
@@ -230,14 +237,23 @@ async def signin_staff(
     request: Request, token: Annotated[str, Form(max_length=300)] = "", next: Annotated[str, Form(max_length=200)] = "/",
 ) -> Response:
     try:
-        await request.app.state.authenticator.authenticate(token.strip())
-    except Unauthenticated as error:
-        return render(request, "signin.html", {"next": next, "staff_error": error.message}, status_code=401)
-    return _signed_in(next, token.strip())
+        principal = await request.app.state.authenticator.authenticate(token.strip())
+        principal.require(Role.CLERK, Role.MERCHANT, Role.OPERATOR)
+    except (Unauthenticated, Forbidden) as error:
+        message = error.message if isinstance(error, Unauthenticated) else "this is not a staff token"
+        return render(request, "signin.html", {"next": next, "staff_error": message}, status_code=401)
+    return _signed_in(request, next, token.strip())
 
 
 @router.post("/signout")
-async def signout() -> RedirectResponse:
+async def signout(request: Request) -> RedirectResponse:
+    """Signs out: a member's sign-in token is revoked (a copied cookie stops working); a staff API token stays valid
+    for the API, it only leaves this browser."""
+    principal = await page_principal(request)
+    if principal is not None and principal.role is Role.SHOPPER:
+        async with new_uow(request) as uow:
+            await revoke_token(uow.conn, principal.token_id, uow.now())
+        request.app.state.authenticator.forget()
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(TOKEN_COOKIE)
     return response

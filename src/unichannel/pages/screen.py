@@ -1,8 +1,9 @@
 """The 11.11 big screen's figures, read from the orders (read side only: it never writes and never locks).
 
 GMV counts the orders paid today (local day), in each order's currency; the screen shows CNY, the platform's
-currency, and lists any other currency apart. Channels are online and each store; regions are the delivery
-address's region (online) or the store's (till sales).
+currency, and lists any other currency apart. An order counts on the day it was placed, while it is paid or on
+its way (a cancelled one drops out). Channels are online and each store; regions are cities: the delivery address's
+(online) or the store's (till sales).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from unichannel.catalog.repository import variants
@@ -62,8 +63,7 @@ async def snapshot(conn: AsyncConnection, now: datetime, zone: str, currency: st
     regions: dict[str, list[int]] = {}
     for channel, address, store_region, store_city, total in region_rows:
         address = address or {}
-        name = (address.get("region") or address.get("city")) if channel == "online" else None
-        name = name or store_region or store_city or "—"
+        name = (address.get("city") if channel == "online" else store_city) or "—"  # one level: the city
         regions.setdefault(name, [0, 0])
         regions[name][0] += 1
         regions[name][1] += int(total)
@@ -74,9 +74,11 @@ async def snapshot(conn: AsyncConnection, now: datetime, zone: str, currency: st
         .group_by(order_lines.c.sku, order_lines.c.name).order_by(func.sum(order_lines.c.quantity).desc())
         .limit(TOP))
     shot.top_skus = [(sku, name, int(units)) for sku, name, units in top_rows]
-    available = func.sum(stock.c.on_hand - stock.c.reserved - stock.c.safety_stock)
+    sellable = stock.c.on_hand - stock.c.reserved - stock.c.safety_stock
+    available = func.sum(case((sellable > 0, sellable), else_=0))  # as the storefront counts: never below zero
     sold_rows = await conn.execute(
         select(variants.c.sku, variants.c.name).join(stock, stock.c.variant_id == variants.c.id)
+        .join(locations, and_(locations.c.id == stock.c.location_id, locations.c.is_active.is_(True)))
         .where(variants.c.is_active.is_(True), stock.c.variant_id.in_(
             select(order_lines.c.variant_id).join(orders, orders.c.id == order_lines.c.order_id).where(today)))
         .group_by(variants.c.id, variants.c.sku, variants.c.name).having(available <= 0)

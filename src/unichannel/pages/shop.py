@@ -38,6 +38,7 @@ WORDS = {
         "station_pickup": "服务站自提", "pickup": "自提", "express": "30分钟达", "in_store": "门店购买",
         "placed": "待支付", "paid": "已支付", "allocated": "备货中",
         "shipped": "已发货", "delivered": "已送达", "completed": "已完成", "cancelled": "已取消",
+        "pay_now": "立即支付", "payment_failed": "支付没有成功，订单已保留，请在库存保留时间内重新支付。", "ok": "更新",
     },
     "en": {
         "cart": "Cart", "empty_cart": "Your cart is empty", "subtotal": "Subtotal", "quantity": "Quantity",
@@ -51,7 +52,9 @@ WORDS = {
         "station_pickup": "Village station pickup", "pickup": "Pickup", "express": "30-minute delivery",
         "in_store": "Bought in store", "placed": "awaiting payment", "paid": "paid",
         "allocated": "being prepared", "shipped": "shipped", "delivered": "delivered", "completed": "completed",
-        "cancelled": "cancelled",
+        "cancelled": "cancelled", "pay_now": "Pay now",
+        "payment_failed": "The payment did not go through; the order is kept: pay it before its stock hold lapses.",
+        "ok": "Update",
     },
 }
 
@@ -217,13 +220,10 @@ async def place(
             address = Address(name.strip(), phone.strip(), line1.strip(), city.strip(),
                               latitude=coordinates[0] if coordinates else None,
                               longitude=coordinates[1] if coordinates else None)
-        choice = DeliveryChoice(mode, int(location) if location.isdigit() else None, address)
+        location_id = int(location) if location.isascii() and location.isdigit() and len(location) <= 18 else None
+        choice = DeliveryChoice(mode, location_id, address)
         async with new_uow(request) as uow:
             _, order_ids = await orders_service.place_orders(uow, shopper, shopper.customer_id, choice)
-        state = request.app.state
-        for order_id in order_ids:
-            await orders_service.pay(state.uow_factory, state.gateway, shopper, order_id, method="card",
-                                     token="tok_visa", request_key=None)
     except DomainError as error:
         context = await _cart_context(request, shopper, form=form, errors={error.field or "option": error.message})
         try:
@@ -231,7 +231,34 @@ async def place(
         except DomainError:
             context["options"] = []
         return render(request, "storefront/checkout.html", context, status_code=error.status_code)
+    # Placed: the stock is held for the hold time. A payment that fails leaves its order waiting to be paid (from
+    # its page), as a shop does, instead of losing the cart.
+    for order_id in order_ids:
+        failure = await _pay(request, shopper, order_id)
+        if failure is not None:
+            return RedirectResponse(f"/orders/{order_id}?failed={failure}", status_code=303)
     return RedirectResponse(f"/orders/{order_ids[0]}", status_code=303)
+
+
+async def _pay(request: Request, shopper: Principal, order_id: int) -> str | None:
+    """Pays the order by card (the simulated card in the demo); the error code if it did not go through."""
+    state = request.app.state
+    try:
+        await orders_service.pay(state.uow_factory, state.gateway, shopper, order_id, method="card",
+                                 token="tok_visa", request_key=None)
+    except DomainError as error:
+        return error.code
+    return None
+
+
+@router.post("/orders/{order_id}/pay")
+async def pay_order(request: Request, order_id: IdPath) -> Response:
+    shopper = await _shopper(request)
+    if shopper is None:
+        return _to_signin(request)
+    failure = await _pay(request, shopper, order_id)
+    suffix = f"?failed={failure}" if failure else ""
+    return RedirectResponse(f"/orders/{order_id}{suffix}", status_code=303)
 
 
 @router.get("/orders", response_class=HTMLResponse)
@@ -257,5 +284,7 @@ async def order(request: Request, order_id: IdPath) -> Response:
             places = {loc["id"]: loc for loc in await inventory_repository.list_locations(uow.conn)}
     except DomainError:
         return render(request, "not_found.html", {}, status_code=404)
-    return render(request, "storefront/order.html", {"order": view, "places": places, "s": _words(request),
-                                                     "principal": shopper})
+    failed = request.query_params.get("failed", "")[:40]
+    return render(request, "storefront/order.html", {
+        "order": view, "places": places, "s": _words(request), "principal": shopper, "failed": failed,
+        "tz": ZoneInfo(request.app.state.settings.local_timezone)})
