@@ -404,7 +404,8 @@ async def test_a_merchant_paid_out_in_a_currency_without_ecb_rates_is_refused(en
     assert response.status_code == 422 and response.json()["field"] == "currency"
 
 
-async def test_a_day_beyond_the_calendar_is_refused_by_settlement(env):
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])  # the first local midnight is before UTC's year 1
+async def test_a_day_beyond_the_calendar_is_refused_by_settlement(env, day):
     world = await build_world(env)
-    response = await env.client.post("/api/v1/settlements/9999-12-31", headers=world.auth("operator"))
+    response = await env.client.post(f"/api/v1/settlements/{day}", headers=world.auth("operator"))
     assert response.status_code == 422 and response.json()["field"] == "business_date"

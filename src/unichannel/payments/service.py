@@ -7,7 +7,7 @@ at all; the gateway (network) is only ever called outside a transaction, by the 
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -292,8 +292,8 @@ def settlement_window(business_date: date, zone: str) -> tuple[datetime, datetim
     """[start, end) of a settlement day: midnight to midnight in the settlement time zone, as UTC instants."""
     tz = ZoneInfo(zone)
     try:
-        start = datetime.combine(business_date, time(0), tzinfo=tz)
-        end = datetime.combine(business_date + timedelta(days=1), time(0), tzinfo=tz)
+        start = datetime.combine(business_date, time(0), tzinfo=tz).astimezone(UTC)
+        end = datetime.combine(business_date + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
     except OverflowError:
         raise InvalidInput("that date is beyond the calendar", field="business_date") from None
     return start, end
