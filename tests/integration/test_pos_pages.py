@@ -223,6 +223,9 @@ async def test_a_declined_card_sells_nothing_and_puts_the_goods_back_in_the_cart
 
 async def test_bought_in_store_and_delivered_home_is_paid_and_waits_for_the_merchant(env):
     world = await build_world(env)
+    store_price = await env.client.put(f"/api/v1/variants/{world.ids['tee']}/prices", json={
+        "channel": "store", "currency": "CNY", "amount_minor": 8900}, headers=world.auth("staff_a"))
+    assert store_price.status_code == 200, store_price.text
     await at_the_till(env, world)
     await scan(env, TEE_BARCODE)
     missing = await env.client.post("/pos/sell", data={"mode": "home_delivery", "payment": "card", "name": "Alice",
@@ -237,6 +240,7 @@ async def test_bought_in_store_and_delivered_home_is_paid_and_waits_for_the_merc
     [order] = await orders_of(env, world)
     assert (order["status"], order["delivery_mode"], order["location_id"]) == (
         "paid", "home_delivery", world.ids["STORE-1"])
+    assert (order["channel"], order["subtotal_minor"]) == ("store", 8900)  # the till's price, not the web's
     assert await stock_of(env, world.ids["tee"], world.ids["STORE-1"]) == (2, 1)  # held until the merchant ships
 
 

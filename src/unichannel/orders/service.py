@@ -74,7 +74,9 @@ async def place_orders(
     (SKU, location) order (a fixed lock order), each with one conditional UPDATE. If any pick cannot be held, the
     exception rolls back every hold and order of this checkout, and the cart stays as it was.
     """
-    channel = Channel(channel_of(choice.mode))
+    # A sale at a till is a store sale, at store prices, whether handed over or delivered home from the store.
+    at_till = principal.role is Role.CLERK and not principal.is_station_operator
+    channel = Channel.STORE if at_till else Channel(channel_of(choice.mode))
     pickup_row = None
     if choice.location_id is not None:
         pickup_row = await inventory_repository.get_location(uow.conn, choice.location_id)
