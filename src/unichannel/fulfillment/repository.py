@@ -86,11 +86,6 @@ async def get_shipment(conn: AsyncConnection, shipment_id: int, *, for_update: b
     return dict(row) if row else None
 
 
-async def get_shipment_by_tracking_code(conn: AsyncConnection, code: str) -> dict[str, Any] | None:
-    row = (await conn.execute(select(shipments).where(shipments.c.tracking_code == code))).mappings().first()
-    return dict(row) if row else None
-
-
 async def shipments_of(conn: AsyncConnection, order_ids: list[int], direction: str | None = None
                        ) -> list[dict[str, Any]]:
     if not order_ids:

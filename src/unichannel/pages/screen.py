@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, select
@@ -85,7 +84,3 @@ async def snapshot(conn: AsyncConnection, now: datetime, zone: str, currency: st
         .order_by(variants.c.sku).limit(TOP))
     shot.sold_out = [(sku, name) for sku, name in sold_rows]
     return shot
-
-
-def as_dict(shot: Snapshot) -> dict[str, Any]:
-    return {"orders": shot.orders, "gmv_minor": shot.gmv_minor}
