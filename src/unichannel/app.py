@@ -21,7 +21,7 @@ from unichannel.checkout.api import router as cart_router
 from unichannel.clock import Clock, SystemClock
 from unichannel.customers.api import router as customers_router
 from unichannel.db import create_engine
-from unichannel.events import EventBus, OutboxRelay
+from unichannel.events import BroadcastFeed, EventBus, OutboxRelay
 from unichannel.fulfillment.api import router as fulfillment_router
 from unichannel.inventory import service as inventory_service
 from unichannel.inventory.api import router as inventory_router
@@ -98,7 +98,12 @@ def create_app(
         app.state.engine = engine
         app.state.uow_factory = uow_factory
         app.state.bus = bus
-        app.state.live = LiveHub(bus)
+        app.state.live = live = LiveHub()
+        # Live pages follow every process's events on PostgreSQL (the relay broadcasts them), this process's on SQLite.
+        feed = BroadcastFeed(engine, live.deliver) if engine.dialect.name == "postgresql" else None
+        if feed is None:
+            bus.subscribe("", live.deliver)
+        app.state.broadcast = feed
         app.state.relay = relay
         app.state.gateway = gateway or build_gateway(settings, clock)
         app.state.authenticator = TokenAuthenticator(engine, clock, settings.token_cache_seconds)
@@ -110,6 +115,8 @@ def create_app(
         tasks = []
         if run_background_tasks:
             relay.start()
+            if feed is not None:
+                feed.start()
             tasks.append(asyncio.create_task(sweep_forever(uow_factory, app.state.gateway, settings.sweep_interval_seconds)))
         try:
             yield
@@ -119,6 +126,8 @@ def create_app(
             await asyncio.gather(*tasks, return_exceptions=True)
             await app.state.coalescer.close()
             await relay.stop()
+            if feed is not None:
+                await feed.stop()
             if hasattr(app.state.gateway, "close"):  # a gateway with its own HTTP client (Stripe)
                 await app.state.gateway.close()
             await engine.dispose()

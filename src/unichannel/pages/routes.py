@@ -126,6 +126,10 @@ async def availability(request: Request, product_id: IdPath) -> HTMLResponse:
     return render(request, "storefront/_availability.html", _availability_context(product, places))
 
 
+async def _availability_html(request: Request, product_id: int) -> str:
+    return (await availability(request, product_id)).body.decode()
+
+
 @router.get("/live/products/{product_id}")
 async def live_product(request: Request, product_id: IdPath) -> EventSourceResponse:
     """Pushes the product's availability, redrawn, whenever the stock of one of its variants changes."""
@@ -141,7 +145,9 @@ async def live_product(request: Request, product_id: IdPath) -> EventSourceRespo
                 return
             if event is None:
                 continue
-            html = (await availability(request, product_id)).body.decode()
+            html = await request.app.state.live.shared(
+                ("availability", product_id, page_locale(request), event.id or object()),
+                lambda: _availability_html(request, product_id))
             yield {"event": "availability", "data": html}
 
     return EventSourceResponse(stream(), ping=15)
