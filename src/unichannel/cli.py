@@ -665,6 +665,52 @@ def bench_flash_sale(
         raise typer.Exit(1)
 
 
+@bench_app.command("live-pages")
+def bench_live_pages(
+    workers: Annotated[int, typer.Option(min=2, max=16, help="server processes of the broadcast run")] = 2,
+    viewers: Annotated[int, typer.Option(min=1, max=2000, help="open product pages")] = 200,
+    screens: Annotated[int, typer.Option(min=1, max=100, help="open big screens")] = 4,
+    changes: Annotated[int, typer.Option(min=1, max=10_000, help="stock changes sent")] = 100,
+    orders: Annotated[int, typer.Option(min=1, max=10_000, help="orders placed and paid")] = 40,
+    rate: Annotated[float, typer.Option(min=0.1, max=1000, help="changes (and orders) per second")] = 10,
+    json_file: Annotated[Path | None, typer.Option("--json", help="write the report here")] = None,
+    postgres: Annotated[str, typer.Option(help="admin DSN of the PostgreSQL server to use")] = (
+        "postgresql://postgres@127.0.0.1:5432/postgres"
+    ),
+) -> None:
+    """How long after a stock change or a paid order the open product pages and big screens show it, with one
+    server process and with several (events broadcast between them), on PostgreSQL."""
+    import json
+
+    from rich.table import Table
+
+    from unichannel.bench.live_pages import run
+
+    report = run(workers, viewers, screens, changes, orders, rate, postgres)
+    table = Table(title=f"live pages: {viewers} product pages, {screens} big screens, {changes} stock changes and "
+                        f"{orders} paid orders at {rate:g}/s, {report['cpu_count']} CPUs")
+    for column in ("server", "pages", "redraws seen", "missed", "p50 ms", "p95 ms", "p99 ms", "max ms",
+                   f"≤ {report['target_ms']:.0f} ms", "change reply p50 ms"):
+        table.add_column(column)
+    for scenario in report["scenarios"].values():
+        for key, label, reply in (("product_pages", "product pages", "change_reply_p50_ms"),
+                                  ("big_screens", "big screens", "payment_reply_p50_ms")):
+            figures = scenario[key]
+            table.add_row(scenario["name"], label, str(figures["samples"]), str(figures["missed"]),
+                          *(str(figures.get(k, "-")) for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")),
+                          f"{figures.get('within_target', 0):.2%}", str(scenario[reply]))
+    console.print(table)
+    ratios = report["ratio_p99_broadcast_to_own"]
+    console.print(f"p99 with {workers} workers / with 1: product pages {ratios['product_pages']}x, "
+                  f"big screens {ratios['big_screens']}x   missed: {report['missed']}")
+    if json_file is not None:
+        json_file.parent.mkdir(parents=True, exist_ok=True)
+        json_file.write_text(json.dumps(report, indent=2) + "\n")
+        console.print(f"wrote {json_file}")
+    if report["missed"]:
+        raise typer.Exit(1)
+
+
 @simulate_app.command("singles-day")
 def simulate_singles_day(
     skus: Annotated[int, typer.Option(min=1, max=5, help="hot SKUs on sale")] = 3,
