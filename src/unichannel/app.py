@@ -26,7 +26,7 @@ from unichannel.fulfillment.api import router as fulfillment_router
 from unichannel.inventory import service as inventory_service
 from unichannel.inventory.api import router as inventory_router
 from unichannel.orders import service as orders_service
-from unichannel.pages.live import LiveHub
+from unichannel.pages.live import LIVE_TOPICS, LiveHub
 from unichannel.pages.routes import router as pages_router
 from unichannel.pages.console import router as console_router
 from unichannel.pages.pos import router as pos_router
@@ -92,7 +92,7 @@ def create_app(
         engine = create_engine(settings)
         uow_factory = UnitOfWorkFactory(engine, clock, settings)
         bus = EventBus()
-        relay = OutboxRelay(engine, bus, clock)
+        relay = OutboxRelay(engine, bus, clock, broadcast=LIVE_TOPICS)
         uow_factory.after_commit = relay.wake
         app.state.settings = settings
         app.state.engine = engine

@@ -116,12 +116,13 @@ class OutboxRelay:
     published."""
 
     def __init__(self, engine: AsyncEngine, bus: EventBus, clock: Clock, *, poll_seconds: float = 1.0,
-                 broadcast: bool | None = None) -> None:
+                 broadcast: tuple[str, ...] = ("",)) -> None:
+        """`broadcast`: the topic prefixes every process must see ('' for all; none on SQLite, one process)."""
         self._engine = engine
         self._bus = bus
         self._clock = clock
         self._poll_seconds = poll_seconds
-        self._broadcast = engine.dialect.name == "postgresql" if broadcast is None else broadcast
+        self._broadcast = broadcast if engine.dialect.name == "postgresql" else ()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -148,8 +149,9 @@ class OutboxRelay:
                     .where(outbox_events.c.id.in_([e.id for e in events]))
                     .values(published_at=self._clock.now())
                 )
-                if self._broadcast:
-                    for payload in broadcast_payloads(events):
+                broadcast = [e for e in events if e.topic.startswith(self._broadcast)] if self._broadcast else []
+                if broadcast:
+                    for payload in broadcast_payloads(broadcast):
                         await conn.execute(text("SELECT pg_notify(:channel, :payload)"),
                                            {"channel": BROADCAST_CHANNEL, "payload": payload.decode()})
             return len(events)

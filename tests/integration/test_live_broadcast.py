@@ -16,6 +16,7 @@ from tests.integration.world import build_world
 from unichannel.clock import FixedClock
 from unichannel.db import create_engine
 from unichannel.events import BroadcastFeed, Event, EventBus, OutboxRelay, write_events
+from unichannel.pages.live import LIVE_TOPICS
 from unichannel.settings import Settings
 from unichannel.uow import UnitOfWorkFactory
 
@@ -84,6 +85,30 @@ async def test_every_process_feed_receives_what_one_relay_publishes(postgres_onl
             await feed.stop()
         for engine in (relay_engine, engine_a, engine_b):
             await engine.dispose()
+
+
+async def test_only_the_topics_live_pages_follow_are_broadcast(postgres_only_url: str) -> None:
+    settings = Settings(database_url=postgres_only_url)
+    engine = create_engine(settings)
+    received, on_bus = Received(), Received()
+    bus = EventBus()
+    bus.subscribe("", on_bus.deliver)
+    relay = OutboxRelay(engine, bus, FixedClock(NOW), broadcast=LIVE_TOPICS)
+    feed = BroadcastFeed(engine, received.deliver)
+    try:
+        feed.start()
+        await asyncio.wait_for(feed.listening.wait(), 15)
+        await _write(engine, [Event("flash_sale.orders_placed", "flash_sale", "1", {"orders": []}),
+                              Event("order.placed", "order", "5", {}),
+                              Event("order.paid", "order", "5", {"total_minor": 100}),
+                              Event("stock.changed", "stock", "1", {"variant_id": 1})])
+        assert await relay.publish_pending() == 4
+        assert [e.topic for e in await received.until(2)] == ["order.paid", "stock.changed"]
+        await asyncio.sleep(0.2)
+        assert len(received.events) == 2 and len(on_bus.events) == 4  # this process's own bus still gets all
+    finally:
+        await feed.stop()
+        await engine.dispose()
 
 
 async def test_a_feed_whose_connection_is_killed_listens_again(postgres_only_url: str) -> None:

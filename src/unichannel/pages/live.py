@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from unichannel.events import Event
 
 QUEUE_SIZE = 256
+# What the live pages follow, so what the relay broadcasts to every process (a flash sale's batch events are not).
+LIVE_TOPICS = ("stock.changed", "order.paid", "order.cancelled", "cart.changed")
 SHARED_RENDERS = 512  # recent renders kept for viewers still catching up on the same event
 
 
