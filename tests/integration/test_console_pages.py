@@ -13,12 +13,11 @@ from pathlib import Path
 import pytest
 
 from tests.integration.test_orders_api import add, place
-from tests.integration.world import _location, build_world, stock_of
+from tests.integration.world import _location, build_world, count, stock_of
 from unichannel.catalog import repository as catalog_repository
 from unichannel.catalog import service as catalog
-from unichannel.catalog.model import Channel, PriceDraft, ProductDraft, VariantDraft
+from unichannel.catalog.model import Channel, ImportIssue, ParsedFile, PriceDraft, ProductDraft, VariantDraft
 from unichannel.inventory import service as inventory
-from unichannel.pages import console
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 
@@ -380,7 +379,8 @@ async def test_a_shopify_import_puts_the_file_stock_at_the_chosen_location_and_p
     tee = await variant_of(env, world, "OCT-S-WHT")
     assert await stock_of(env, tee["id"], shop) == (12, 0)
     sign_in(env, world, "staff_b")  # another merchant cannot look at this import
-    assert (await env.client.get(started.headers["location"])).status_code == 404
+    refused = await env.client.get(started.headers["location"])
+    assert refused.status_code == 404 and "shopify_products.csv" not in refused.text
 
 
 @pytest.mark.parametrize(
@@ -410,20 +410,119 @@ async def test_an_import_that_cannot_start_says_why_next_to_the_field_and_import
     assert await variant_of(env, world, "OCT-S-WHT") is None
 
 
+async def running_import(env, world, who: str = "staff_a", *, products: int = 120, done: int = 40) -> int:
+    """An import of brand-a's recorded as a worker records it: started, then one chunk of `done` products applied."""
+    staff = await env.app.state.authenticator.authenticate(world.tokens[who])
+    parsed = ParsedFile([ProductDraft(handle=f"p{n}", name="P") for n in range(products)],
+                        [ImportIssue(7, "a bad price", "p-bad")], rows_read=400)
+    async with env.uow() as uow:
+        job = await catalog.start_import(uow, staff, world.ids["brand_a"], source="shopify", file_name="big.csv",
+                                         location_id=None, parsed=parsed)
+    async with env.uow() as uow:
+        assert await catalog.record_import_chunk(uow, job.id, catalog.ImportReport(products_created=done), done)
+    return job.id
+
+
 async def test_while_an_import_runs_its_progress_fragment_shows_how_far_it_got_and_asks_again(env):
     world = await build_world(env)
     sign_in(env, world, "staff_a")
-    staff = await env.app.state.authenticator.authenticate(world.tokens["staff_a"])
-    console.import_jobs(env.app)["job-1"] = console.ImportJob(
-        id="job-1", owner=staff.key, source="shopify", file_name="big.csv", rows_read=400, products_total=120,
-        products_done=40)
+    job_id = await running_import(env, world)
 
-    page = await env.client.get("/console/import/job-1", params={"lang": "en"})
-    fragment = await env.client.get("/console/import/job-1/progress", params={"lang": "en"})
+    page = await env.client.get(f"/console/import/{job_id}", params={"lang": "en"})
+    fragment = await env.client.get(f"/console/import/{job_id}/progress", params={"lang": "en"})
 
     assert page.status_code == 200
-    assert re.search(r'hx-get="/console/import/job-1/progress"\s*hx-trigger="every 600ms"', page.text)
+    assert re.search(rf'hx-get="/console/import/{job_id}/progress"\s*hx-trigger="every 600ms"', page.text)
     assert fragment.status_code == 200 and 'data-state="running"' in fragment.text
     assert '<progress id="import-bar" max="120" value="40">33%</progress>' in fragment.text
     assert "Read 400 rows" in fragment.text and "Saved 40 of 120 products" in fragment.text
-    assert "Error report" not in fragment.text  # the report comes when the import is finished
+    assert "40 products and 0 variants created" in fragment.text
+    assert "Error report" not in fragment.text and "a bad price" not in fragment.text  # the report comes at the end
+
+
+async def test_an_import_whose_process_went_away_shows_as_interrupted_and_says_importing_again_is_safe(env):
+    world = await build_world(env)
+    sign_in(env, world, "staff_a")
+    job_id = await running_import(env, world)
+    env.clock.advance(minutes=6)  # nothing wrote the row since: the process applying the file is gone
+
+    page = await env.client.get(f"/console/import/{job_id}", params={"lang": "en"})
+    fragment = await env.client.get(f"/console/import/{job_id}/progress", params={"lang": "en"})
+    listing = await env.client.get("/console/import", params={"lang": "en"})
+
+    assert page.status_code == 200 and 'data-state="interrupted"' in page.text
+    assert "hx-get" not in page.text and 'http-equiv="refresh"' not in page.text  # nothing will move: no polling
+    assert "the server process running it went away" in page.text
+    assert "importing the same file again is safe" in page.text
+    assert "Saved 40 of 120 products" in page.text and "Import finished" not in page.text
+    assert fragment.status_code == 286 and 'data-state="interrupted"' in fragment.text  # 286: htmx stops polling
+    assert re.findall(r'data-testid="issue-line">(\d+)<', fragment.text) == ["7"]  # the report so far
+    assert re.search(rf'href="/console/import/{job_id}">big.csv</a>.*?<span class="badge bad">stopped</span>',
+                     listing.text, re.S)
+    async with env.uow() as uow:  # shown as interrupted, never written so: the row is the worker's alone
+        row = await catalog_repository.get_import_job(uow.conn, job_id, with_issues=False)
+    assert row["status"] == "running" and row["finished_at"] is None and row["products_done"] == 40
+
+
+async def test_an_import_whose_database_fails_is_recorded_as_failed_and_ends_the_polling(env, monkeypatch):
+    world = await build_world(env)
+    sign_in(env, world, "staff_a")
+
+    async def database_gone(*args, **kwargs):
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(catalog, "import_parsed", database_gone)
+    started = await upload(env, "shopify", "shopify_products.csv")
+    job_id = int(started.headers["location"].rsplit("/", 1)[1])
+    fragment = await env.client.get(f"/console/import/{job_id}/progress", params={"lang": "en"})
+
+    assert fragment.status_code == 286 and 'data-state="failed"' in fragment.text
+    assert "the database is unavailable" in fragment.text and "Saved 0 of 4 products" in fragment.text
+    async with env.uow() as uow:
+        row = await catalog_repository.get_import_job(uow.conn, job_id, with_issues=False)
+    assert (row["status"], row["products_done"], row["finished_at"]) == ("failed", 0, env.clock.now())
+    assert await variant_of(env, world, "OCT-S-WHT") is None
+
+
+async def test_importing_the_same_file_again_creates_nothing_and_sets_the_same_stock(env):
+    world = await build_world(env)
+    shop = await shop_of_brand_a(env, world)
+    sign_in(env, world, "staff_a")
+    first = await upload(env, "shopify", "shopify_products.csv", location_id=str(shop))
+    products = await count(env, catalog_repository.products)
+    variants = await count(env, catalog_repository.variants)
+
+    again = await upload(env, "shopify", "shopify_products.csv", location_id=str(shop))
+
+    assert first.status_code == again.status_code == 303
+    assert first.headers["location"] != again.headers["location"]  # a second import of its own
+    report = await env.client.get(again.headers["location"], params={"lang": "en"})
+    assert "0 products and 0 variants created; 4 products and 9 variants updated" in report.text
+    assert re.findall(r'data-testid="issue-line">(\d+)<', report.text) == ["17"]
+    assert await count(env, catalog_repository.products) == products
+    assert await count(env, catalog_repository.variants) == variants
+    tee = await variant_of(env, world, "OCT-S-WHT")
+    assert await stock_of(env, tee["id"], shop) == (12, 0)  # set to the file's count, not added to it
+
+
+async def test_a_merchant_sees_only_its_own_imports_and_an_operator_sees_every_merchants(env):
+    world = await build_world(env)
+    sign_in(env, world, "staff_a")
+    started = await upload(env, "woocommerce", "woocommerce_bad_row.csv")
+    job_id = int(started.headers["location"].rsplit("/", 1)[1])
+
+    sign_in(env, world, "staff_b")
+    page = await env.client.get(f"/console/import/{job_id}", params={"lang": "en"})
+    fragment = await env.client.get(f"/console/import/{job_id}/progress", params={"lang": "en"})
+    listing = await env.client.get("/console/import", params={"lang": "en"})
+    assert page.status_code == 404 and fragment.status_code == 404 and fragment.text == ""
+    for html in (page.text, listing.text):
+        assert "woocommerce_bad_row.csv" not in html and "Read 10 rows" not in html and "woo-vneck-tee" not in html
+    assert listing.status_code == 200 and "/console/import/" not in listing.text  # no import of brand-b's to list
+
+    sign_in(env, world, "operator")
+    listing = await env.client.get("/console/import", params={"lang": "en"})
+    page = await env.client.get(f"/console/import/{job_id}", params={"lang": "en"})
+    assert re.findall(r'href="/console/import/(\d+)"', listing.text) == [str(job_id)]
+    assert re.search(r"woocommerce_bad_row.csv</a>.*?Brand A", listing.text, re.S)
+    assert page.status_code == 200 and re.findall(r'data-testid="issue-line">(\d+)<', page.text) == ["6"]

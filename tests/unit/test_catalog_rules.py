@@ -1,13 +1,17 @@
-"""Catalog rules (`unichannel.catalog.model`): scanned codes, channel prices, slugs, SKUs, barcodes, import drafts."""
+"""Catalog rules (`unichannel.catalog.model`): scanned codes, channel prices, slugs, SKUs, barcodes, import drafts,
+the state an import job is shown in."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from unichannel.catalog.model import (
+    IMPORT_SILENCE_LIMIT,
     Channel,
+    ImportStatus,
     PriceDraft,
     ProductDraft,
     ScanCode,
@@ -16,6 +20,7 @@ from unichannel.catalog.model import (
     check_sku,
     check_slug,
     choose_price,
+    import_state,
     parse_scan_payload,
     slugify,
     validate_draft,
@@ -213,3 +218,26 @@ def test_validate_draft_gives_every_reason_a_product_cannot_be_imported(
     draft: ProductDraft, reasons: list[str]
 ) -> None:
     assert validate_draft(draft) == reasons
+
+
+# --- import jobs ------------------------------------------------------------------------------------------------
+
+WROTE_AT = datetime(2026, 11, 11, 2, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("status", "silent_for", "shown"),
+    [
+        (ImportStatus.RUNNING, timedelta(0), "running"),
+        (ImportStatus.RUNNING, IMPORT_SILENCE_LIMIT, "running"),
+        (ImportStatus.RUNNING, IMPORT_SILENCE_LIMIT + timedelta(seconds=1), "interrupted"),
+        (ImportStatus.DONE, timedelta(days=30), "done"),
+        (ImportStatus.FAILED, timedelta(days=30), "failed"),
+    ],
+    ids=["just-written", "silent-for-the-limit", "silent-past-the-limit", "done-stays-done", "failed-stays-failed"],
+)
+def test_a_running_import_silent_past_the_limit_is_shown_interrupted_an_ended_one_as_it_ended(
+    status: ImportStatus, silent_for: timedelta, shown: str
+) -> None:
+    assert IMPORT_SILENCE_LIMIT == timedelta(minutes=5)
+    assert import_state(status, WROTE_AT, WROTE_AT + silent_for) == shown

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
 from urllib.parse import urlsplit
 
@@ -198,3 +199,71 @@ def validate_draft(draft: ProductDraft) -> list[str]:
         if variant.stock_on_hand is not None and variant.stock_on_hand < 0:
             reasons.append(f"SKU {variant.sku!r} has negative stock")
     return reasons
+
+
+# --- Import jobs: one uploaded file applied in the background, followed from any server process ---------------------
+
+IMPORT_SOURCES = ("woocommerce", "shopify")
+# A running import writes its row after every chunk of products, which takes well under a second; a row silent for this
+# long belongs to a server process that died (or was restarted) mid-import, and nobody will finish it.
+IMPORT_SILENCE_LIMIT = timedelta(minutes=5)
+
+
+class ImportStatus(StrEnum):
+    """What an import's row says. A row stays `running` if its process dies: see `import_state`."""
+
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"  # the worker saw the database fail; what was saved stays
+
+
+INTERRUPTED = "interrupted"  # shown, never stored: a running import whose row has been silent too long
+
+
+def import_state(status: ImportStatus, updated_at: datetime, now: datetime) -> str:
+    """The state to show: the stored status, except that a running import silent for longer than
+    IMPORT_SILENCE_LIMIT is interrupted (re-importing the file is safe: products match on handle, variants on SKU)."""
+    if status is ImportStatus.RUNNING and now - updated_at > IMPORT_SILENCE_LIMIT:
+        return INTERRUPTED
+    return status.value
+
+
+@dataclass(frozen=True, slots=True)
+class ImportJob:
+    """One uploaded file being applied, as its row says: how far it got, what it changed and each line it refused.
+
+    `issues` is the line-by-line report when it was asked for, else empty; `issue_count` is always the report's length.
+    `state` is `import_state` at the time the row was read.
+    """
+
+    id: int
+    merchant_id: int
+    started_by: str  # the principal's key
+    source: str
+    file_name: str
+    location_id: int | None
+    status: ImportStatus
+    state: str
+    rows_read: int
+    products_total: int
+    products_done: int
+    products_created: int
+    products_updated: int
+    variants_created: int
+    variants_updated: int
+    issue_count: int
+    issues: tuple[ImportIssue, ...]
+    started_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+    @property
+    def percent(self) -> int:
+        if self.state == ImportStatus.DONE or self.products_total == 0:
+            return 100
+        return self.products_done * 100 // self.products_total
+
+
+def merged_issues(first: list[ImportIssue], second: list[ImportIssue]) -> list[ImportIssue]:
+    """Both reports as one, by line (a stable sort: issues of one line keep their order)."""
+    return sorted([*first, *second], key=lambda issue: issue.line)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -103,6 +104,41 @@ prices = Table(
     CheckConstraint("amount_minor >= 0", name="amount_not_negative"),
     CheckConstraint("channel IN ('online', 'store')", name="channel_known"),
 )
+
+# A product CSV being applied in the background (catalog.model.ImportJob): its progress and report live here, not in
+# the memory of the process that runs it, so every server process can show them and they outlive a restart.
+import_jobs = Table(
+    "import_jobs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("merchant_id", Id, ForeignKey("merchants.id"), nullable=False),
+    Column("started_by", String(64), nullable=False),  # the principal's key
+    Column("source", String(16), nullable=False),
+    Column("file_name", String(120), nullable=False),
+    Column("location_id", Id, ForeignKey("locations.id"), nullable=True),  # where the file's stock counts go
+    Column("status", String(16), nullable=False),
+    Column("rows_read", Integer, nullable=False),
+    Column("products_total", Integer, nullable=False),
+    Column("products_done", Integer, nullable=False, default=0),
+    Column("products_created", Integer, nullable=False, default=0),
+    Column("products_updated", Integer, nullable=False, default=0),
+    Column("variants_created", Integer, nullable=False, default=0),
+    Column("variants_updated", Integer, nullable=False, default=0),
+    Column("issues", Json, nullable=False, default=list),  # [{"line", "reason", "handle"}], by line
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    CheckConstraint("source IN ('woocommerce', 'shopify')", name="source_known"),
+    CheckConstraint("status IN ('running', 'done', 'failed')", name="status_known"),
+    CheckConstraint("(status = 'running') = (finished_at IS NULL)", name="finished_unless_running"),
+    CheckConstraint("products_done >= 0 AND products_done <= products_total", name="done_within_total"),
+    CheckConstraint(
+        "rows_read >= 0 AND products_created >= 0 AND products_updated >= 0 AND variants_created >= 0 "
+        "AND variants_updated >= 0 AND products_created + products_updated <= products_done",
+        name="counts_consistent",
+    ),
+)
+Index("ix_import_jobs_merchant", import_jobs.c.merchant_id, import_jobs.c.id)
 
 
 # --- merchants ---------------------------------------------------------------------------------------------------
@@ -267,3 +303,63 @@ async def delete_price(conn: AsyncConnection, variant_id: int, channel: str, cur
 
 async def set_fulfilment_strategy(conn: AsyncConnection, merchant_id: int, strategy: str) -> None:
     await conn.execute(merchants.update().where(merchants.c.id == merchant_id).values(fulfilment_strategy=strategy))
+
+
+# --- import jobs -------------------------------------------------------------------------------------------------
+
+
+async def insert_import_job(conn: AsyncConnection, values: dict[str, Any]) -> int:
+    return (await conn.execute(import_jobs.insert().values(**values).returning(import_jobs.c.id))).scalar_one()
+
+
+def _issue_count(conn: AsyncConnection) -> Any:
+    length = func.jsonb_array_length if conn.dialect.name == "postgresql" else func.json_array_length
+    return length(import_jobs.c.issues).label("issue_count")
+
+
+def _summary_columns(conn: AsyncConnection) -> list[Any]:
+    return [*(c for c in import_jobs.c if c.name != "issues"), _issue_count(conn)]
+
+
+async def get_import_job(conn: AsyncConnection, job_id: int, *, with_issues: bool) -> dict[str, Any] | None:
+    """The job's row with its issue count; its report (`issues`) only when asked, as it can be long."""
+    columns = [*_summary_columns(conn), *([import_jobs.c.issues] if with_issues else [])]
+    row = (await conn.execute(select(*columns).where(import_jobs.c.id == job_id))).mappings().first()
+    return dict(row) if row else None
+
+
+async def list_import_jobs(conn: AsyncConnection, *, merchant_id: int | None, limit: int) -> list[dict[str, Any]]:
+    """The newest jobs first (of one merchant, or of all), without their reports."""
+    query = select(*_summary_columns(conn)).order_by(import_jobs.c.id.desc()).limit(limit)
+    if merchant_id is not None:
+        query = query.where(import_jobs.c.merchant_id == merchant_id)
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+async def add_import_progress(conn: AsyncConnection, job_id: int, counts: dict[str, int], now: datetime) -> bool:
+    """Adds `counts` (products_done, products_created, ...) to a running job's, in one atomic UPDATE; False when
+    the job is not running."""
+    statement = (
+        import_jobs.update()
+        .where(import_jobs.c.id == job_id, import_jobs.c.status == "running")
+        .values(updated_at=now, **{name: import_jobs.c[name] + amount for name, amount in counts.items()})
+    )
+    return (await conn.execute(statement)).rowcount == 1
+
+
+async def get_import_issues(conn: AsyncConnection, job_id: int) -> list[dict[str, Any]]:
+    return (await conn.execute(select(import_jobs.c.issues).where(import_jobs.c.id == job_id))).scalar_one()
+
+
+async def set_import_issues(conn: AsyncConnection, job_id: int, issues: list[dict[str, Any]]) -> None:
+    await conn.execute(import_jobs.update().where(import_jobs.c.id == job_id).values(issues=issues))
+
+
+async def finish_import_job(conn: AsyncConnection, job_id: int, status: str, now: datetime) -> bool:
+    """Ends a running job with `status`; False when it was not running."""
+    statement = (
+        import_jobs.update()
+        .where(import_jobs.c.id == job_id, import_jobs.c.status == "running")
+        .values(status=status, updated_at=now, finished_at=now)
+    )
+    return (await conn.execute(statement)).rowcount == 1

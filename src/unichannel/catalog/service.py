@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,12 +12,17 @@ import segno
 from unichannel.access.model import Principal, Role
 from unichannel.catalog import repository
 from unichannel.catalog.model import (
+    IMPORT_SOURCES,
     Channel,
     ImportIssue,
+    ImportJob,
+    ImportStatus,
     MerchantKind,
     ParsedFile,
     ProductDraft,
     check_slug,
+    import_state,
+    merged_issues,
     scan_url,
     slugify,
     validate_draft,
@@ -195,6 +201,90 @@ async def import_parsed(
         report.variants_updated += applied.variants_updated
     report.issues.sort(key=lambda issue: issue.line)
     return report
+
+
+# --- import jobs: the progress and report of a file applied in the background, readable from any process ------------
+
+
+def _issue_rows(issues: list[ImportIssue]) -> list[dict[str, Any]]:
+    return [{"line": i.line, "reason": i.reason, "handle": i.handle} for i in issues]
+
+
+def _issues_of(rows: list[dict[str, Any]]) -> list[ImportIssue]:
+    return [ImportIssue(r["line"], r["reason"], r["handle"]) for r in rows]
+
+
+def _import_job(row: dict[str, Any], now: datetime) -> ImportJob:
+    status = ImportStatus(row["status"])
+    return ImportJob(
+        id=row["id"], merchant_id=row["merchant_id"], started_by=row["started_by"], source=row["source"],
+        file_name=row["file_name"], location_id=row["location_id"], status=status,
+        state=import_state(status, row["updated_at"], now), rows_read=row["rows_read"],
+        products_total=row["products_total"], products_done=row["products_done"],
+        products_created=row["products_created"], products_updated=row["products_updated"],
+        variants_created=row["variants_created"], variants_updated=row["variants_updated"],
+        issue_count=row["issue_count"], issues=tuple(_issues_of(row.get("issues") or [])),
+        started_at=row["started_at"], updated_at=row["updated_at"], finished_at=row["finished_at"],
+    )
+
+
+async def start_import(
+    uow: UnitOfWork, principal: Principal, merchant_id: int, *, source: str, file_name: str,
+    location_id: int | None, parsed: ParsedFile,
+) -> ImportJob:
+    """Records a parsed file as a running import of the merchant's, with the lines the parser refused as its report;
+    the caller applies the products and reports each chunk with `record_import_chunk`."""
+    principal.check_merchant(merchant_id, "merchant")
+    if source not in IMPORT_SOURCES:
+        raise InvalidInput(f"the source is one of {', '.join(IMPORT_SOURCES)}", field="source")
+    now = uow.now()
+    job_id = await repository.insert_import_job(uow.conn, {
+        "merchant_id": merchant_id, "started_by": principal.key, "source": source, "file_name": file_name[:120],
+        "location_id": location_id, "status": ImportStatus.RUNNING.value, "rows_read": parsed.rows_read,
+        "products_total": len(parsed.products), "issues": _issue_rows(parsed.issues),
+        "started_at": now, "updated_at": now, "finished_at": None,
+    })
+    row = await repository.get_import_job(uow.conn, job_id, with_issues=True)
+    assert row is not None
+    return _import_job(row, now)
+
+
+async def record_import_chunk(uow: UnitOfWork, job_id: int, part: ImportReport, products: int) -> bool:
+    """Adds one applied chunk of `products` to a running import: its counts atomically, the products it refused to
+    the report by line. False (and nothing changed) when the import is no longer running."""
+    counts = {"products_done": products, "products_created": part.products_created,
+              "products_updated": part.products_updated, "variants_created": part.variants_created,
+              "variants_updated": part.variants_updated}
+    if not await repository.add_import_progress(uow.conn, job_id, counts, uow.now()):
+        return False
+    if part.issues:  # read after the UPDATE above, which holds the row (PostgreSQL) or the database (SQLite)
+        earlier = _issues_of(await repository.get_import_issues(uow.conn, job_id))
+        await repository.set_import_issues(uow.conn, job_id, _issue_rows(merged_issues(earlier, part.issues)))
+    return True
+
+
+async def finish_import(uow: UnitOfWork, job_id: int, status: ImportStatus) -> bool:
+    """Ends a running import as done or failed; False when it had already ended."""
+    if status is ImportStatus.RUNNING:
+        raise ValueError("an import is finished as done or failed")
+    return await repository.finish_import_job(uow.conn, job_id, status.value, uow.now())
+
+
+async def visible_import(uow: UnitOfWork, principal: Principal, job_id: int, *, with_issues: bool = True
+                         ) -> ImportJob:
+    """An import as this caller may see it: its merchant's staff and operators; for anyone else it does not exist."""
+    row = await repository.get_import_job(uow.conn, job_id, with_issues=with_issues)
+    if row is None:
+        raise NotFound("no such import", field="job_id")
+    principal.check_merchant(row["merchant_id"], "import")
+    return _import_job(row, uow.now())
+
+
+async def recent_imports(uow: UnitOfWork, principal: Principal, limit: int = 10) -> list[ImportJob]:
+    """The newest imports this caller may see (its merchant's, or every merchant's for an operator), no reports."""
+    rows = await repository.list_import_jobs(uow.conn, merchant_id=principal.merchant_filter(), limit=limit)
+    now = uow.now()
+    return [_import_job(row, now) for row in rows]
 
 
 async def set_price(

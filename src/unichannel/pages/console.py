@@ -11,13 +11,11 @@ import asyncio
 import logging
 import re
 import secrets
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, BackgroundTasks, Form, Path, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
@@ -31,7 +29,7 @@ from unichannel.catalog import service as catalog_service
 # refuses (size, encoding, NUL; a merchant acts for itself, an operator names one).
 from unichannel.catalog.api import _merchant_for, _uploaded_text, product_views
 from unichannel.catalog.imports import parse_shopify, parse_woocommerce
-from unichannel.catalog.model import Channel, ImportIssue, ParsedFile
+from unichannel.catalog.model import Channel, ImportStatus, ParsedFile
 from unichannel.catalog.schemas import PriceSet
 from unichannel.errors import DomainError, IdempotencyKeyReused, InvalidInput, NotFound, parse_choice
 from unichannel.inventory import repository as inventory_repository
@@ -59,7 +57,7 @@ PAGE_SIZE = 50
 STOCK_ROWS = 2000
 MAX_AMOUNT_CHARS = 20  # "99999999999.99" and then some: longer is a paste accident, not a price
 IMPORT_CHUNK = 20  # products per transaction: the page shows progress between chunks, and each holds locks briefly
-KEPT_IMPORTS = 50  # finished imports remembered per process, for their report
+RECENT_IMPORTS = 10  # listed on the import page
 PARSERS = {"woocommerce": parse_woocommerce, "shopify": parse_shopify}
 # The moves a merchant makes from the console; paying and confirming receipt belong to the shopper.
 CONSOLE_MOVES = (OrderStatus.ALLOCATED, OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.CANCELLED)
@@ -98,7 +96,8 @@ WORDS: dict[str, dict[str, str]] = {
         "stage_failed": "导入中断：数据库不可用。已写入的商品保留，重新导入同一文件是安全的。",
         "report": "错误报告", "line": "行号", "handle": "商品", "problem": "问题", "no_problems": "没有错误行",
         "created": "新建商品 {p} 个、规格 {v} 个；更新商品 {up} 个、规格 {uv} 个",
-        "import_gone": "找不到这次导入的进度（服务已重启，或在另一台服务器上）；已导入的商品在商品列表里。",
+        "stage_interrupted": "导入中断：运行这次导入的服务进程已停止。已写入的商品保留，重新导入同一文件是安全的。",
+        "stopped": "已中断",
         "recent_imports": "最近的导入", "new_import": "再导入一个文件", "whole_number": "请输入整数",
         "required": "必填", "too_long": "太长了（最多 {n} 个字符）", "enter_price": "请输入价格，例如 99.00",
         "too_large": "价格太大了", "form_used": "这个表单已经提交过；请刷新页面后再试。",
@@ -144,8 +143,8 @@ WORDS: dict[str, dict[str, str]] = {
         "importing the same file again is safe.", "report": "Error report", "line": "Line", "handle": "Product",
         "problem": "Problem", "no_problems": "No line was refused",
         "created": "{p} products and {v} variants created; {up} products and {uv} variants updated",
-        "import_gone": "This import's progress is no longer here (the server restarted, or another server ran it); "
-        "what was imported is in the product list.", "recent_imports": "Recent imports",
+        "stage_interrupted": "The import stopped: the server process running it went away. The products saved so "
+        "far stay; importing the same file again is safe.", "stopped": "stopped", "recent_imports": "Recent imports",
         "new_import": "Import another file", "whole_number": "a whole number, please", "required": "required",
         "too_long": "too long (at most {n} characters)", "enter_price": "enter a price, e.g. 99.00",
         "too_large": "the price is too large", "form_used": "This form was sent already; reload the page and retry.",
@@ -592,73 +591,33 @@ async def move_order(
 
 
 # --- product imports, applied in the background with their progress ---------------------------------------------------
+# The progress and report live in the import's row (catalog import_jobs), so any server process answers the page and
+# its polls, and a finished import's report outlives a restart. The process that got the upload applies the file.
 
 
-@dataclass(slots=True)
-class ImportJob:
-    """One uploaded file being applied: how far it got and each line it refused, with the reason."""
-
-    id: str
-    owner: str
-    source: str
-    file_name: str
-    rows_read: int
-    products_total: int
-    products_done: int = 0
-    products_created: int = 0
-    products_updated: int = 0
-    variants_created: int = 0
-    variants_updated: int = 0
-    issues: list[ImportIssue] = field(default_factory=list)
-    state: str = "running"  # running, done, or failed (the database went away; what was saved stays)
-
-    def add(self, part: catalog_service.ImportReport, products: int) -> None:
-        self.products_done += products
-        self.products_created += part.products_created
-        self.products_updated += part.products_updated
-        self.variants_created += part.variants_created
-        self.variants_updated += part.variants_updated
-        self.issues = sorted([*self.issues, *part.issues], key=lambda issue: issue.line)
-
-    @property
-    def percent(self) -> int:
-        if self.state == "done" or self.products_total == 0:
-            return 100
-        return self.products_done * 100 // self.products_total
-
-
-def import_jobs(app: Any) -> OrderedDict[str, ImportJob]:
-    """This process's imports, oldest first (kept on the app: an import is followed on the server that runs it)."""
-    jobs = getattr(app.state, "console_imports", None)
-    if jobs is None:
-        jobs = app.state.console_imports = OrderedDict()
-    return jobs
-
-
-def _remember(request: Request, job: ImportJob) -> None:
-    jobs = import_jobs(request.app)
-    jobs[job.id] = job
-    finished = [key for key, kept in jobs.items() if kept.state != "running"]
-    for key in finished[: max(0, len(jobs) - KEPT_IMPORTS)]:
-        del jobs[key]
-
-
-async def _apply_in_chunks(factory: Any, job: ImportJob, merchant_id: int, parsed: ParsedFile,
+async def _apply_in_chunks(factory: Any, job_id: int, merchant_id: int, parsed: ParsedFile,
                            location_id: int | None) -> None:
-    """Applies the parsed products through `import_parsed`, a chunk per transaction, so the page can show how far it
-    got. Each product stays all or nothing; a chunk that committed stays if a later one fails (re-importing the
-    same file changes nothing that is already there)."""
+    """Applies the parsed products through `import_parsed`, a chunk per transaction, writing the job's progress after
+    each chunk in a short transaction of its own. Each product stays all or nothing; a chunk that committed stays if
+    a later one fails (re-importing the same file changes nothing that is already there). If this process dies, the
+    row stops moving and the page shows the import as interrupted."""
+    status = ImportStatus.DONE
     try:
         for start in range(0, len(parsed.products), IMPORT_CHUNK):
             chunk = parsed.products[start:start + IMPORT_CHUNK]
             async with factory() as uow:
                 part = await catalog_service.import_parsed(uow, merchant_id, ParsedFile(chunk, [], 0),
                                                            stock_location_id=location_id)
-            job.add(part, len(chunk))
-        job.state = "done"
+            async with factory() as uow:
+                await catalog_service.record_import_chunk(uow, job_id, part, len(chunk))
     except Exception:  # a background task has no caller to tell: the page shows that it stopped
-        log.exception("console import %s stopped after %d products", job.id, job.products_done)
-        job.state = "failed"
+        log.exception("console import %s stopped", job_id)
+        status = ImportStatus.FAILED
+    try:
+        async with factory() as uow:
+            await catalog_service.finish_import(uow, job_id, status)
+    except Exception:  # the database is gone: the row stays running, and shows as interrupted once silent
+        log.exception("console import %s could not be marked %s", job_id, status.value)
 
 
 async def _import_context(request: Request, staff: Principal, **extra: Any) -> dict[str, Any]:
@@ -666,9 +625,9 @@ async def _import_context(request: Request, staff: Principal, **extra: Any) -> d
     async with new_uow(request, read_only=True) as uow:
         places = await inventory_repository.list_locations(uow.conn, merchant_id=merchant_id)
         merchants = await _merchants(uow)
-    mine = [job for job in reversed(import_jobs(request.app).values()) if job.owner == staff.key][:10]
+        jobs = await catalog_service.recent_imports(uow, staff, limit=RECENT_IMPORTS)
     return {"section": "import", "managed": [p for p in places if p["is_active"]], "merchants": merchants,
-            "sources": list(PARSERS), "errors": {}, "form": {}, "jobs": mine, "job": None} | extra
+            "sources": list(PARSERS), "errors": {}, "form": {}, "jobs": jobs, "job": None} | extra
 
 
 @router.get("/console/import", response_class=HTMLResponse)
@@ -684,8 +643,9 @@ IMPORT_FIELDS = ("file", "source", "location_id", "merchant")
 
 @router.post("/console/import", response_class=HTMLResponse)
 async def start_import(request: Request, background: BackgroundTasks) -> Response:
-    """Reads the upload as the API does, checks the merchant and location, parses the file, and applies it in the
-    background; the browser goes to the import's page, which shows its progress and then its error report."""
+    """Reads the upload as the API does, checks the merchant and location, parses the file, records the import and
+    applies it in the background; the browser goes to the import's page, which shows its progress and then its
+    error report."""
     staff = await _staff(request)
     if isinstance(staff, Response):
         return staff
@@ -719,44 +679,44 @@ async def start_import(request: Request, background: BackgroundTasks) -> Respons
         return _page(request, "console/import.html", staff, context, status_code=status_code)
     parsed = await asyncio.to_thread(PARSERS[source], text, merchant_row["currency"])
     upload = form.get("file")
-    job = ImportJob(id=secrets.token_urlsafe(12), owner=staff.key, source=source,
-                    file_name=str(getattr(upload, "filename", "") or f"{source}.csv")[:120],
-                    rows_read=parsed.rows_read, products_total=len(parsed.products), issues=list(parsed.issues))
-    _remember(request, job)
-    background.add_task(_apply_in_chunks, request.app.state.uow_factory, job, merchant_row["id"], parsed, location_id)
+    async with new_uow(request) as uow:
+        job = await catalog_service.start_import(
+            uow, staff, merchant_row["id"], source=source, location_id=location_id, parsed=parsed,
+            file_name=str(getattr(upload, "filename", "") or f"{source}.csv"))
+    background.add_task(_apply_in_chunks, request.app.state.uow_factory, job.id, merchant_row["id"], parsed,
+                        location_id)
     return RedirectResponse(f"/console/import/{job.id}", status_code=303)
 
 
-JobId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
-
-
-def _job(request: Request, staff: Principal, job_id: str) -> ImportJob | None:
-    job = import_jobs(request.app).get(job_id)
-    return job if job is not None and job.owner == staff.key else None
-
-
 @router.get("/console/import/{job_id}", response_class=HTMLResponse)
-async def import_page(request: Request, job_id: JobId) -> Response:
+async def import_page(request: Request, job_id: IdPath) -> Response:
     staff = await _staff(request)
     if isinstance(staff, Response):
         return staff
-    job = _job(request, staff, job_id)
-    context = await _import_context(request, staff, job=job, gone=job is None)
-    return _page(request, "console/import.html", staff, context, status_code=200 if job else 404)
+    try:
+        async with new_uow(request, read_only=True) as uow:
+            job = await catalog_service.visible_import(uow, staff, job_id)
+    except NotFound:  # another merchant's import is as absent as one that never was
+        return _not_found(request)
+    return _page(request, "console/import.html", staff, await _import_context(request, staff, job=job))
 
 
 HTMX_STOP_POLLING = 286  # htmx swaps this answer in and stops polling
 
 
 @router.get("/console/import/{job_id}/progress", response_class=HTMLResponse)
-async def import_progress(request: Request, job_id: JobId) -> Response:
-    """The progress fragment htmx polls while the import runs; the finished one carries the report and ends the
-    polling."""
+async def import_progress(request: Request, job_id: IdPath) -> Response:
+    """The progress fragment htmx polls while the import runs; the finished (or interrupted) one carries the report
+    and ends the polling."""
     staff = await _staff(request)
     if isinstance(staff, Response):
         return HTMLResponse("", status_code=staff.status_code)
-    job = _job(request, staff, job_id)
-    if job is None:
+    try:
+        async with new_uow(request, read_only=True) as uow:
+            job = await catalog_service.visible_import(uow, staff, job_id, with_issues=False)
+            if job.state != ImportStatus.RUNNING:  # the report is shown once the import has ended
+                job = await catalog_service.visible_import(uow, staff, job_id)
+    except NotFound:
         return HTMLResponse("", status_code=404)
     return render(request, "console/_import_progress.html", {"c": _words(request), "job": job},
-                  status_code=200 if job.state == "running" else HTMX_STOP_POLLING)
+                  status_code=200 if job.state == ImportStatus.RUNNING else HTMX_STOP_POLLING)
