@@ -5,19 +5,25 @@ This is the one list of error codes; the API turns each into JSON `{code, messag
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TypeVar
 
 E = TypeVar("E")
 
 
 class DomainError(Exception):
+    """`message` is English, for the API and the logs; `details` carries the figures and names in it (a count, a SKU),
+    so a page can say the same in the reader's language without parsing the English (pages/text.py `error_text`)."""
+
     status_code = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None,
+                 details: Mapping[str, str | int] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.details: dict[str, str | int] = dict(details or {})
 
 
 class MalformedJson(DomainError):

@@ -76,17 +76,21 @@ def _for_a_page(request: Request) -> bool:
     return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
 
 
-async def _error_page(request: Request, status_code: int, message: str) -> Response:
-    from unichannel.pages.routes import render  # the pages build on this module
+async def _error_page(request: Request, error: DomainError) -> Response:
+    """The error as a page, said in the page's language."""
+    from unichannel.pages.routes import page_locale, render  # the pages build on this module
+    from unichannel.pages.text import error_text
 
-    return render(request, "error.html", {"status_code": status_code, "message": message}, status_code=status_code)
+    message = error_text(page_locale(request), error)
+    return render(request, "error.html", {"status_code": error.status_code, "message": message},
+                  status_code=error.status_code)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
         if _for_a_page(request):
-            return await _error_page(request, exc.status_code, exc.message)
+            return await _error_page(request, exc)
         return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
@@ -97,7 +101,7 @@ def install_error_handlers(app: FastAPI) -> None:
         field = _field_of(first.get("loc", ()))
         message = str(first.get("msg", "invalid value"))
         if _for_a_page(request):
-            return await _error_page(request, 422, f"{field}: {message}" if field else message)
+            return await _error_page(request, InvalidInput(f"{field}: {message}" if field else message, field=field))
         return JSONResponse(
             error_body("invalid_input", f"{field}: {message}" if field else message, field), status_code=422
         )

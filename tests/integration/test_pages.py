@@ -1,7 +1,10 @@
 """The web pages, rendered by the server (the browser tests in tests/browser drive them live): the storefront shows
-live availability per place and sold out; the big screen is for operators and shows today's GMV."""
+live availability per place and sold out; the big screen is for operators and shows today's GMV; a service's
+refusal is said in the page's language."""
 
 from __future__ import annotations
+
+import re
 
 from tests.integration.test_shipments_api import paid
 from tests.integration.world import build_world
@@ -99,3 +102,30 @@ async def test_the_sold_out_list_counts_stock_as_the_storefront_does(env):
     screen = await env.client.get("/screen/panel")
     listed = screen.text.split('data-testid="sold-out-list"', 1)[1].split("</ul>", 1)[0]
     assert "TEE-M" not in listed  # STORE-1 still sells 2 (WH's negative margin is not subtracted from them)
+
+
+async def test_a_services_refusal_is_said_in_chinese_on_a_chinese_page_and_in_english_on_an_english_one(env):
+    world = await build_world(env)  # 10 tees at WH
+    env.client.cookies.set("uc_token", world.tokens["operator"])
+    form = {"variant_id": str(world.ids["tee"]), "location_id": str(world.ids["WH"]), "delta": "-50",
+            "reason": "盘点"}
+    message = re.compile(r'<p id="adjust-delta-error" class="field-error">([^<]*)</p>')
+
+    chinese = await env.client.post("/console/stock/adjust", data=form)
+    english = await env.client.post("/console/stock/adjust", data=form, params={"lang": "en"})
+
+    assert chinese.status_code == english.status_code == 409  # InsufficientStock, nothing moved
+    assert message.search(chinese.text).group(1) == "库存不足：只有 10 件未被占用，不能减少 50 件"
+    assert message.search(english.text).group(1) == "only 10 unreserved units are on hand; cannot remove 50"
+    field = re.search(r'<input id="adjust-delta"[^>]*>', chinese.text, re.S).group(0)
+    assert 'aria-invalid="true"' in field and re.search(r'aria-describedby="[^"]*adjust-delta-error', field)
+
+
+async def test_a_wrong_password_is_said_in_the_pages_language(env):
+    await build_world(env)
+    form = {"identifier": "+8613900000101", "password": "not the password", "next": "/"}
+    chinese = await env.client.post("/signin", data=form)
+    english = await env.client.post("/signin", data=form, params={"lang": "en"})
+    assert chinese.status_code == english.status_code == 401
+    assert '<p id="member-error" class="field-error">手机号/邮箱或密码不对</p>' in chinese.text
+    assert '<p id="member-error" class="field-error">phone/email or password is wrong</p>' in english.text

@@ -54,9 +54,11 @@ class PricedCart:
     def require_purchasable(self) -> None:
         for priced in self.items:
             if not priced.item.is_active:
-                raise InvalidInput(f"{priced.item.sku} is no longer sold", field="lines")
+                raise InvalidInput(f"{priced.item.sku} is no longer sold", field="lines",
+                                   details={"sku": priced.item.sku})
             if priced.unit_price_minor is None:
-                raise PriceUnavailable(f"{priced.item.sku} has no {self.currency} price", field="currency")
+                raise PriceUnavailable(f"{priced.item.sku} has no {self.currency} price", field="currency",
+                                       details={"sku": priced.item.sku, "currency": self.currency})
 
 
 def price_cart(
@@ -76,5 +78,5 @@ def merged_quantity(existing: int, added: int, maximum: int) -> int:
     """Adding a SKU already in the cart raises its quantity; a line never exceeds the largest line quantity."""
     total = existing + added
     if total > maximum:
-        raise InvalidInput(f"a cart line holds at most {maximum} units", field="quantity")
+        raise InvalidInput(f"a cart line holds at most {maximum} units", field="quantity", details={"maximum": maximum})
     return total

@@ -96,7 +96,8 @@ async def add_item(
     prices = await prices_by_variant(uow, [variant["id"]])
     if choose_price(prices.get(variant["id"], {}), channel, cart["currency"]) is None:
         raise PriceUnavailable(
-            f"{variant['sku']} has no {cart['currency']} price for the {channel.value} channel", field="currency"
+            f"{variant['sku']} has no {cart['currency']} price for the {channel.value} channel", field="currency",
+            details={"sku": variant["sku"], "currency": cart["currency"]},
         )
     line = await repository.find_line(uow.conn, cart["id"], variant_id=variant["id"])
     if line is None:

@@ -69,7 +69,7 @@ def check_quantity(quantity: int, maximum: int, *, field: str = "quantity") -> i
     if quantity <= 0:
         raise InvalidInput("a quantity must be at least 1", field=field)
     if quantity > maximum:
-        raise InvalidInput(f"a quantity may be at most {maximum}", field=field)
+        raise InvalidInput(f"a quantity may be at most {maximum}", field=field, details={"maximum": maximum})
     return quantity
 
 
@@ -78,13 +78,14 @@ def check_adjustment(level: StockLevel, delta: int, reason: str, maximum: int) -
     if delta == 0:
         raise InvalidInput("an adjustment changes stock by at least one unit", field="delta")
     if abs(delta) > maximum:
-        raise InvalidInput(f"an adjustment may move at most {maximum} units", field="delta")
+        raise InvalidInput(f"an adjustment may move at most {maximum} units", field="delta",
+                           details={"maximum": maximum})
     if not reason.strip():
         raise InvalidInput("an adjustment needs a reason", field="reason")
     if level.on_hand + delta < level.reserved:
         raise InsufficientStock(
             f"only {level.on_hand - level.reserved} unreserved units are on hand; cannot remove {-delta}",
-            field="delta",
+            field="delta", details={"available": level.on_hand - level.reserved, "asked": -delta},
         )
 
 
@@ -150,5 +151,6 @@ def pick_first_expiry(lots: Sequence[Lot], quantity: int, untracked: int, today:
         expired = sum(lot.remaining for lot in lots if lot.best_before < today)
         raise ExpiredStock(f"only {quantity - wanted} of {quantity} units of {sku or 'this SKU'} here are within "
                            f"their best-before date ({expired} expired units are not sent); write them off",
-                           field="lots")
+                           field="lots", details={"sku": sku or "", "fresh": quantity - wanted, "wanted": quantity,
+                                                  "expired": expired})
     return picks

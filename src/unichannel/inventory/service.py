@@ -122,8 +122,11 @@ async def _move_on_hand(
     if level is None:
         current = await repository.get_level(uow.conn, variant["id"], location_id) or StockLevel(0, 0, 0)
         if current.on_hand + delta > MAX_ON_HAND:
-            raise InvalidInput(f"a location holds at most {MAX_ON_HAND} units of one SKU", field="quantity")
-        raise InsufficientStock(f"only {current.on_hand - current.reserved} unreserved units are on hand", field="quantity")
+            raise InvalidInput(f"a location holds at most {MAX_ON_HAND} units of one SKU", field="quantity",
+                               details={"maximum": MAX_ON_HAND})
+        available = current.on_hand - current.reserved
+        raise InsufficientStock(f"only {available} unreserved units are on hand", field="quantity",
+                                details={"available": available})
     await repository.insert_movement(
         uow.conn,
         {
@@ -207,7 +210,8 @@ async def adjust(
         lot = await _lot_named(uow, variant_id, location_id, lot_code)
         if not await repository.change_lot(uow.conn, lot["id"], delta):
             raise InsufficientStock(f"lot {lot_code} has {lot['remaining']} of the {lot['received']} units it "
-                                    "came with", field="delta")
+                                    "came with", field="delta",
+                                    details={"lot": lot_code, "remaining": lot["remaining"]})
     actor = principal.key if principal else None
     return await _move_on_hand(uow, variant, location_id, delta, MovementKind.ADJUST, reason=reason, actor=actor)
 
@@ -247,7 +251,8 @@ async def transfer(
     if lot_code is not None:
         lot = await _lot_named(uow, variant_id, from_location_id, lot_code)
         if not await repository.change_lot(uow.conn, lot["id"], -quantity):
-            raise InsufficientStock(f"lot {lot_code} has {lot['remaining']} units here", field="quantity")
+            raise InsufficientStock(f"lot {lot_code} has {lot['remaining']} units here", field="quantity",
+                                    details={"lot": lot_code, "remaining": lot["remaining"]})
         await _into_lot(uow, variant, to_location_id, (lot_code, lot["best_before"]), quantity)
     return levels[from_location_id], levels[to_location_id]
 

@@ -40,7 +40,8 @@ async def request_return(
     delivered_at = await repository.delivered_at(uow.conn, order_id)
     window = uow.settings.return_window_days
     if delivered_at is None or uow.now() > delivered_at + timedelta(days=window):
-        raise ReturnWindowClosed(f"goods can be returned within {window} days of delivery", field="order_id")
+        raise ReturnWindowClosed(f"goods can be returned within {window} days of delivery", field="order_id",
+                                 details={"days": window})
     parcels = await fulfillment_repository.shipments_of(uow.conn, [order_id], "outbound")
     delivered_ids = [p["id"] for p in parcels if p["status"] == ShipmentStatus.DELIVERED.value]
     if not delivered_ids:

@@ -42,7 +42,7 @@ from unichannel.orders import service as orders_service
 from unichannel.orders.api import order_views
 from unichannel.orders.model import TRANSITIONS, OrderStatus
 from unichannel.pages.routes import page_locale, page_principal, render
-from unichannel.pages.text import DEFAULT_LOCALE, words
+from unichannel.pages.text import DEFAULT_LOCALE, error_text, words
 from unichannel.payments import service as payments_service
 from unichannel.web import new_uow
 
@@ -102,6 +102,7 @@ WORDS: dict[str, dict[str, str]] = {
         "required": "必填", "too_long": "太长了（最多 {n} 个字符）", "enter_price": "请输入价格，例如 99.00",
         "too_large": "价格太大了", "form_used": "这个表单已经提交过；请刷新页面后再试。",
         "progress": "进度", "running": "正在导入…", "confirm_cancel": "确定取消这个订单吗？已付款项将退回。",
+        "at_most": "不能大于 {n}", "at_least": "不能小于 {n}", "not_allowed": "填写的内容不符合要求", "locale": "zh_CN",
     },
     "en": {
         "console": "Merchant console", "overview": "Overview", "products": "Products", "stock": "Stock",
@@ -150,6 +151,7 @@ WORDS: dict[str, dict[str, str]] = {
         "too_large": "the price is too large", "form_used": "This form was sent already; reload the page and retry.",
         "progress": "Progress", "running": "Importing…",
         "confirm_cancel": "Cancel this order? What was paid is refunded.",
+        "at_most": "at most {n}", "at_least": "at least {n}", "not_allowed": "not an allowed value", "locale": "en",
     },
 }
 
@@ -196,11 +198,16 @@ async def _merchants(uow: Any) -> dict[int, dict[str, Any]]:
 # --- reading forms: every problem is kept under the field it belongs to ----------------------------------------------
 
 
-def _check(errors: Errors, name: str, check: Callable[[], T]) -> T | None:
+def _said(c: dict[str, str], error: DomainError) -> str:
+    """A service's refusal in the page's language."""
+    return error_text(c["locale"], error)
+
+
+def _check(errors: Errors, name: str, check: Callable[[], T], c: dict[str, str]) -> T | None:
     try:
         return check()
     except InvalidInput as error:
-        errors[name] = error.message
+        errors[name] = _said(c, error)
         return None
 
 
@@ -226,13 +233,25 @@ def _whole(errors: Errors, name: str, value: str, c: dict[str, str]) -> int | No
     return int(value)
 
 
-def _schema_errors(model: type[BaseModel], values: dict[str, Any]) -> Errors:
-    """The API's own bounds for the same command (its request model), each under the field it names."""
+# pydantic's error types for a bound, and the word and bound the page says them with
+BOUNDS = {"less_than_equal": ("at_most", "le"), "greater_than_equal": ("at_least", "ge"),
+          "string_too_long": ("too_long", "max_length")}
+
+
+def _schema_errors(model: type[BaseModel], values: dict[str, Any], c: dict[str, str]) -> Errors:
+    """The API's own bounds for the same command (its request model), each under the field it names, in the page's
+    words."""
     try:
         model.model_validate(values)
     except ValidationError as error:
-        return {str(e["loc"][0]) if e["loc"] else "form": e["msg"] for e in error.errors()}
+        return {str(e["loc"][0]) if e["loc"] else "form": _bound_said(e, c) for e in error.errors()}
     return {}
+
+
+def _bound_said(problem: Any, c: dict[str, str]) -> str:
+    word, bound = BOUNDS.get(problem["type"], ("", ""))
+    limit = (problem.get("ctx") or {}).get(bound)
+    return c[word].format(n=limit) if word and limit is not None else c["not_allowed"]
 
 
 def _field_of(error: DomainError, fields: tuple[str, ...], default: str, aliases: dict[str, str] | None = None) -> str:
@@ -313,18 +332,18 @@ async def products(
 def _price_from_form(errors: Errors, c: dict[str, str], channel: str, currency: str, amount: str
                      ) -> tuple[Channel, str, int] | None:
     """(channel, currency, amount in minor units) from what was typed, or None with the problems in `errors`."""
-    chosen = _check(errors, "channel", lambda: parse_choice(Channel, channel.strip(), "channel"))
+    chosen = _check(errors, "channel", lambda: parse_choice(Channel, channel.strip(), "channel"), c)
     code_text = _text(errors, "currency", currency, 3, c)
-    code = _check(errors, "currency", lambda: check_currency(code_text)) if code_text is not None else None
+    code = _check(errors, "currency", lambda: check_currency(code_text), c) if code_text is not None else None
     if not amount.strip():
         errors["amount"] = c["enter_price"]
     amount_text = _text(errors, "amount", amount, MAX_AMOUNT_CHARS, c) if amount.strip() else None
     if code is None or chosen is None or amount_text is None:
         return None
-    minor = _check(errors, "amount", lambda: parse_amount(amount_text, code, field="amount"))
+    minor = _check(errors, "amount", lambda: parse_amount(amount_text, code, field="amount"), c)
     if minor is None:
         return None
-    if _schema_errors(PriceSet, {"channel": chosen, "currency": code, "amount_minor": minor}):
+    if _schema_errors(PriceSet, {"channel": chosen, "currency": code, "amount_minor": minor}, c):
         errors["amount"] = c["too_large"]
         return None
     return chosen, code, minor
@@ -350,7 +369,7 @@ async def set_price(
         except NotFound:
             return _not_found(request)
         except DomainError as error:
-            errors[_field_of(error, ("channel", "currency", "amount"), "amount")] = error.message
+            errors[_field_of(error, ("channel", "currency", "amount"), "amount")] = _said(c, error)
             status_code = error.status_code
     if errors:
         page_offset = int(offset) if offset.isascii() and offset.isdigit() and len(offset) < 8 else 0
@@ -452,7 +471,7 @@ async def adjust_stock(
     values = {"variant_id": _whole(errors, "variant_id", variant_id, c),
               "location_id": _whole(errors, "location_id", location_id, c),
               "delta": _whole(errors, "delta", delta, c), "reason": _text(errors, "reason", reason, 200, c)}
-    errors = errors or _schema_errors(AdjustIn, values)
+    errors = errors or _schema_errors(AdjustIn, values, c)
     status_code = 422
     if not errors:
         try:
@@ -465,7 +484,7 @@ async def adjust_stock(
         except DomainError as error:
             aliases = {"quantity": "delta", "lot_code": "delta"}
             unnamed = "location_id" if isinstance(error, NotFound) else "delta"  # a location not theirs names no field
-            errors[_field_of(error, ADJUST_FIELDS, unnamed, aliases)] = error.message
+            errors[_field_of(error, ADJUST_FIELDS, unnamed, aliases)] = _said(c, error)
             status_code = error.status_code
     if errors:
         form = {"variant_id": variant_id, "location_id": location_id, "delta": delta[:20], "reason": reason[:300]}
@@ -492,7 +511,7 @@ async def transfer_stock(
     values = {name: _whole(errors, name, value, c) for name, value in (
         ("variant_id", variant_id), ("from_location_id", from_location_id), ("to_location_id", to_location_id),
         ("quantity", quantity))}
-    errors = errors or _schema_errors(TransferIn, values)
+    errors = errors or _schema_errors(TransferIn, values, c)
     status_code = 422
     if not errors:
         try:
@@ -504,7 +523,7 @@ async def transfer_stock(
             errors["form"], status_code = c["form_used"], 409
         except DomainError as error:
             unnamed = "from_location_id" if isinstance(error, NotFound) else "quantity"
-            errors[_field_of(error, TRANSFER_FIELDS, unnamed, {"lot_code": "quantity"})] = error.message
+            errors[_field_of(error, TRANSFER_FIELDS, unnamed, {"lot_code": "quantity"})] = _said(c, error)
             status_code = error.status_code
     if errors:
         form = {"variant_id": variant_id, "from_location_id": from_location_id, "to_location_id": to_location_id,
@@ -527,7 +546,8 @@ async def orders(
     if isinstance(staff, Response):
         return staff
     errors: Errors = {}
-    chosen = _check(errors, "status", lambda: parse_choice(OrderStatus, status, "status")) if status else None
+    c = _words(request)
+    chosen = _check(errors, "status", lambda: parse_choice(OrderStatus, status, "status"), c) if status else None
     async with new_uow(request, read_only=True) as uow:
         rows = await orders_repository.list_orders(
             uow.conn, merchant_id=staff.merchant_filter(), status=chosen.value if chosen else None,
@@ -583,7 +603,8 @@ async def move_order(
     except NotFound:
         return _not_found(request)
     except DomainError as error:
-        return await _order_page(request, staff, order_id, error=error.message, status_code=error.status_code)
+        return await _order_page(request, staff, order_id, error=_said(_words(request), error),
+                                 status_code=error.status_code)
     if target is OrderStatus.CANCELLED and moved["payment_reference"] is not None:
         state = request.app.state
         await payments_service.pay_back_processing_refunds(state.uow_factory, state.gateway)
@@ -656,7 +677,7 @@ async def start_import(request: Request, background: BackgroundTasks) -> Respons
     try:
         text = await _uploaded_text(request)
     except DomainError as error:
-        errors["file"] = error.message
+        errors["file"] = _said(c, error)
     form = await request.form()
     source, location, merchant = (str(form.get(name) or "")[:80] for name in ("source", "location_id", "merchant"))
     if source not in PARSERS:
@@ -671,7 +692,7 @@ async def start_import(request: Request, background: BackgroundTasks) -> Respons
                 place = await inventory_service.get_location(uow, location_id)
                 staff.check_location(location_id, place["merchant_id"])
     except DomainError as error:
-        errors.setdefault(_field_of(error, IMPORT_FIELDS, "location_id"), error.message)
+        errors.setdefault(_field_of(error, IMPORT_FIELDS, "location_id"), _said(c, error))
         status_code = error.status_code
     if errors:
         form_values = {"source": source, "location_id": location, "merchant": merchant}

@@ -32,7 +32,7 @@ from unichannel.orders.model import Address, DeliveryChoice, DeliveryMode, Order
 from unichannel.payments import repository as payments_repository
 from unichannel.payments import service as payments_service
 from unichannel.pages.routes import page_locale, page_principal, render
-from unichannel.pages.text import words
+from unichannel.pages.text import error_text, words
 from unichannel.web import new_uow
 
 router = APIRouter(include_in_schema=False)
@@ -67,7 +67,7 @@ WORDS = {
         "gateway_down": "支付服务暂时无响应，未扣款，商品已放回购物车，请重试", "choose_mode": "请选择交付方式",
         "choose_payment": "请选择支付方式", "clerk_only": "收银台仅限门店店员使用，请先用店员令牌登录。",
         "order_status_paid": "已支付，待发货", "order_status_completed": "已交付",
-        "sign_out": "退出",
+        "sign_out": "退出", "locale": "zh_CN",
     },
     "en": {
         "till": "Till", "member": "Member", "member_phone": "Member's phone",
@@ -98,7 +98,7 @@ WORDS = {
         "choose_mode": "Choose how the goods are handed over", "choose_payment": "Choose how the member pays",
         "clerk_only": "The till is for store clerks: sign in with your staff token.",
         "order_status_paid": "paid, to be delivered", "order_status_completed": "handed over",
-        "sign_out": "Sign out",
+        "sign_out": "Sign out", "locale": "en",
     },
 }
 
@@ -160,18 +160,20 @@ def _checked(p: dict[str, str], name: str, value: str, *, required: bool = True)
 
 
 def _said(error: DomainError, p: dict[str, str], field: str, max_quantity: int = 999) -> dict[str, str]:
-    """The error in the clerk's words, keyed by the field on this page it is shown next to."""
+    """The error in the clerk's words, keyed by the field on this page it is shown next to (in the till's words for
+    what happens at a till, else the service's refusal in the page's language)."""
     if isinstance(error, FormError):
         return {field: error.message}
+    said = error_text(p["locale"], error)
     if error.code == "not_found":
         message = p["not_for_sale"] if error.field == "sku" else {
-            "code": p["unknown_code"], "phone": p["unknown_member"]}.get(field, error.message)
+            "code": p["unknown_code"], "phone": p["unknown_member"]}.get(field, said)
     elif error.code == "invalid_input" and error.field in ("phone", "quantity"):
         message = p["bad_phone"] if error.field == "phone" else p["bad_quantity"].format(n=max_quantity)
     else:
         message = {"sold_out": p["sold_out"], "ambiguous_code": p["ambiguous"], "empty_cart": p["empty"],
                    "cannot_fulfil": p["cannot_fulfil"], "payment_declined": p["declined"],
-                   "gateway_unavailable": p["gateway_down"]}.get(error.code, error.message)
+                   "gateway_unavailable": p["gateway_down"]}.get(error.code, said)
     return {field: message}
 
 

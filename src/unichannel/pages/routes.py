@@ -26,7 +26,7 @@ from unichannel.events import Event
 from unichannel.inventory import repository as inventory_repository
 from unichannel.money import Money
 from unichannel.pages import screen
-from unichannel.pages.text import DEFAULT_LOCALE, LOCALES, words
+from unichannel.pages.text import DEFAULT_LOCALE, LOCALES, error_text, words
 from unichannel.web import new_uow
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -233,7 +233,10 @@ async def signin_member(
         async with new_uow(request) as uow:
             _, issued = await customers.sign_in(uow, identifier.strip(), password)
     except DomainError as error:
-        return render(request, "signin.html", {"next": next, "member_error": error.message,
+        # The service words a refused sign-in for any caller; this page knows it was the phone/email and password.
+        locale = page_locale(request)
+        message = words(locale)["wrong_sign_in"] if isinstance(error, Unauthenticated) else error_text(locale, error)
+        return render(request, "signin.html", {"next": next, "member_error": message,
                                                "identifier": identifier}, status_code=error.status_code)
     return _signed_in(request, next, issued.token)
 
@@ -246,7 +249,8 @@ async def signin_staff(
         principal = await request.app.state.authenticator.authenticate(token.strip())
         principal.require(Role.CLERK, Role.MERCHANT, Role.OPERATOR)
     except (Unauthenticated, Forbidden) as error:
-        message = error.message if isinstance(error, Unauthenticated) else "this is not a staff token"
+        t = words(page_locale(request))
+        message = t["bad_staff_token"] if isinstance(error, Unauthenticated) else t["not_staff_token"]
         return render(request, "signin.html", {"next": next, "staff_error": message}, status_code=401)
     return _signed_in(request, next, token.strip())
 

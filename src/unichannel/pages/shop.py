@@ -21,7 +21,8 @@ from unichannel.orders import repository as orders_repository
 from unichannel.orders import service as orders_service
 from unichannel.orders.api import order_views
 from unichannel.orders.model import Address, DeliveryChoice, DeliveryMode
-from unichannel.pages.routes import page_principal, render
+from unichannel.pages.routes import page_locale, page_principal, render
+from unichannel.pages.text import error_text
 from unichannel.web import new_uow
 
 router = APIRouter(include_in_schema=False)
@@ -65,6 +66,15 @@ def _words(request: Request) -> dict[str, str]:
     return WORDS.get(page_locale(request), WORDS["zh_CN"])
 
 
+def _said(request: Request, error: DomainError) -> str:
+    """A service's refusal in the page's language."""
+    return error_text(page_locale(request), error)
+
+
+def _not_a_number() -> InvalidInput:
+    return InvalidInput("a whole number, please", field="quantity")
+
+
 async def _shopper(request: Request) -> Principal | None:
     principal = await page_principal(request)
     return principal if principal is not None and principal.role is Role.SHOPPER else None
@@ -86,8 +96,8 @@ async def scan(request: Request, variant_id: IdPath) -> Response:
             await cart_service.add_item(uow, shopper.customer_id, variant, 1, added_via=Channel.STORE,
                                         channel=Channel.ONLINE)
     except DomainError as error:
-        return render(request, "storefront/cart.html", await _cart_context(request, shopper, error=error.message),
-                      status_code=error.status_code)
+        context = await _cart_context(request, shopper, error=_said(request, error))
+        return render(request, "storefront/cart.html", context, status_code=error.status_code)
     return RedirectResponse("/cart?added=1", status_code=303)
 
 
@@ -111,7 +121,7 @@ async def add_to_cart(request: Request, variant_id: IdPath, quantity: Annotated[
             await cart_service.add_item(uow, shopper.customer_id, variant, int(quantity or "1"),
                                         added_via=Channel.ONLINE, channel=Channel.ONLINE)
     except (ValueError, DomainError) as error:
-        message = error.message if isinstance(error, DomainError) else "a whole number, please"
+        message = _said(request, error if isinstance(error, DomainError) else _not_a_number())
         return render(request, "storefront/cart.html", await _cart_context(request, shopper, error=message),
                       status_code=422)
     return RedirectResponse("/cart?added=1", status_code=303)
@@ -135,7 +145,7 @@ async def set_quantity(request: Request, line_id: IdPath, quantity: Annotated[st
         async with new_uow(request) as uow:
             await cart_service.set_quantity(uow, shopper.customer_id, line_id, wanted, Channel.ONLINE)
     except (ValueError, DomainError) as error:
-        message = error.message if isinstance(error, DomainError) else "a whole number, please"
+        message = _said(request, error if isinstance(error, DomainError) else _not_a_number())
         return render(request, "storefront/cart.html", await _cart_context(
             request, shopper, line_error={line_id: message}), status_code=422)
     return RedirectResponse("/cart", status_code=303)
@@ -185,7 +195,7 @@ async def checkout(request: Request) -> Response:
         try:
             context["options"] = await _options(request, shopper, _coordinates(form["latitude"], form["longitude"]))
         except DomainError as error:
-            context |= {"options": [], "errors": {error.field or "latitude": error.message}}
+            context |= {"options": [], "errors": {error.field or "latitude": _said(request, error)}}
     return render(request, "storefront/checkout.html", context)
 
 
@@ -225,7 +235,8 @@ async def place(
         async with new_uow(request) as uow:
             _, order_ids = await orders_service.place_orders(uow, shopper, shopper.customer_id, choice)
     except DomainError as error:
-        context = await _cart_context(request, shopper, form=form, errors={error.field or "option": error.message})
+        errors = {error.field or "option": _said(request, error)}
+        context = await _cart_context(request, shopper, form=form, errors=errors)
         try:
             context["options"] = await _options(request, shopper, _coordinates(latitude, longitude))
         except DomainError:
