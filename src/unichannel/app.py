@@ -35,6 +35,7 @@ from unichannel.orders.api import router as orders_router
 from unichannel.payments import instalments
 from unichannel.payments import service as payments_service
 from unichannel.payments.api import router as payments_router
+from unichannel.payments.cash import Gateways
 from unichannel.payments.gateway import PaymentGateway, build_gateway
 from unichannel.promotions.api import SaleCache, fast_flash_order
 from unichannel.promotions.api import router as promotions_router
@@ -105,7 +106,8 @@ def create_app(
             bus.subscribe("", live.deliver)
         app.state.broadcast = feed
         app.state.relay = relay
-        app.state.gateway = gateway or build_gateway(settings, clock)
+        # A card gateway given (tests) gets the till's cash drawer in front of it, as a built one does.
+        app.state.gateway = Gateways(gateway) if gateway is not None else build_gateway(settings, clock)
         app.state.authenticator = TokenAuthenticator(engine, clock, settings.token_cache_seconds)
         app.state.clock = clock
         app.state.sale_cache = SaleCache(clock)
@@ -128,8 +130,7 @@ def create_app(
             await relay.stop()
             if feed is not None:
                 await feed.stop()
-            if hasattr(app.state.gateway, "close"):  # a gateway with its own HTTP client (Stripe)
-                await app.state.gateway.close()
+            await app.state.gateway.close()  # the card gateway's own HTTP client (Stripe)
             await engine.dispose()
 
     app = FastAPI(

@@ -148,6 +148,12 @@ class PaymentDeclined(DomainError):
     code = "payment_declined"
 
 
+class CashOnlyAtTill(Forbidden):
+    """Only staff (a store's clerk at the till, merchant staff, an operator) record that an order was paid in cash."""
+
+    code = "cash_only_at_till"
+
+
 class RefundExceedsCaptured(Conflict):
     """A refund larger than what was captured and not yet refunded (design invariant 6)."""
 
@@ -219,6 +225,7 @@ ALL_ERRORS: tuple[type[DomainError], ...] = (
     PriceUnavailable,
     CurrencyMismatch,
     PaymentDeclined,
+    CashOnlyAtTill,
     RefundExceedsCaptured,
     AlreadyCaptured,
     PaymentInProgress,

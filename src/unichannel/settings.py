@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     )
     stripe_secret_key: SecretStr | None = Field(default=None, description="Stripe secret API key (sk_...).")
     stripe_webhook_secret: SecretStr | None = Field(default=None, description="Stripe webhook signing secret.")
+    stripe_publishable_key: str | None = Field(
+        default=None, pattern=r"^pk_(test|live)_[A-Za-z0-9]+$", max_length=255,
+        description="Stripe publishable key (pk_...): the checkout page gives it to Stripe.js to take the card. "
+        "Only a pk_ key is accepted: this one is sent to every shopper's browser.",
+    )
     token_cache_seconds: float = Field(
         default=60.0, ge=0, description="How long a verified API token is remembered in-process (argon2 is slow)."
     )
@@ -118,8 +123,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _stripe_needs_its_keys(self) -> Settings:
-        if self.payment_gateway == "stripe" and not (self.stripe_secret_key and self.stripe_webhook_secret):
-            raise ValueError("the stripe gateway needs UNICHANNEL_STRIPE_SECRET_KEY and UNICHANNEL_STRIPE_WEBHOOK_SECRET")
+        keys = (self.stripe_secret_key, self.stripe_webhook_secret, self.stripe_publishable_key)
+        if self.payment_gateway == "stripe" and not all(keys):
+            raise ValueError("the stripe gateway needs UNICHANNEL_STRIPE_SECRET_KEY, UNICHANNEL_STRIPE_WEBHOOK_SECRET "
+                             "and UNICHANNEL_STRIPE_PUBLISHABLE_KEY")
         return self
 
     @property

@@ -203,16 +203,29 @@ def test_an_instalment_plan_lends_the_total_to_the_shopper_and_books_the_fee():
     }
 
 
-def test_the_gateway_the_settings_name_is_the_one_built():
+def test_the_card_gateway_the_settings_name_is_built_behind_the_tills_cash_drawer():
     from unichannel.clock import SystemClock
+    from unichannel.payments.cash import CashDrawer, Gateways
     from unichannel.payments.gateway import SimulatedGateway, build_gateway
     from unichannel.payments.stripe import StripeGateway
     from unichannel.settings import Settings
 
     simulated = build_gateway(Settings(simulated_gateway_latency_ms=250), SystemClock())
-    assert isinstance(simulated, SimulatedGateway) and simulated.latency_ms == 250
+    assert isinstance(simulated, Gateways) and isinstance(simulated.cash, CashDrawer)
+    assert isinstance(simulated.card, SimulatedGateway) and simulated.card.latency_ms == 250
     stripe = build_gateway(Settings(payment_gateway="stripe", stripe_secret_key="sk_test_x",
-                                    stripe_webhook_secret="whsec_x"), SystemClock())
-    assert isinstance(stripe, StripeGateway) and stripe.name == "stripe"
+                                    stripe_webhook_secret="whsec_x", stripe_publishable_key="pk_test_x"),
+                           SystemClock())
+    assert isinstance(stripe.card, StripeGateway) and stripe.name == "stripe"  # webhooks come under the card's name
     with pytest.raises(ValueError, match="STRIPE_SECRET_KEY"):
         Settings(payment_gateway="stripe")
+    with pytest.raises(ValueError, match="STRIPE_PUBLISHABLE_KEY"):
+        Settings(payment_gateway="stripe", stripe_secret_key="sk_test_x", stripe_webhook_secret="whsec_x")
+
+
+@pytest.mark.parametrize("key", ["sk_test_x", "rk_live_x", "pk_test_"], ids=["secret-key", "restricted-key", "empty"])
+def test_only_a_publishable_key_is_taken_for_the_browser(key):
+    from unichannel.settings import Settings
+
+    with pytest.raises(ValueError, match="stripe_publishable_key"):
+        Settings(stripe_publishable_key=key)

@@ -57,6 +57,7 @@ from unichannel.payments import instalments
 from unichannel.payments import repository as payments_repository
 from unichannel.payments import service as payments
 from unichannel.payments.gateway import Authorization, PaymentGateway
+from unichannel.payments.model import check_may_take_cash
 from unichannel.promotions import repository as promotions_repository
 from unichannel.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -385,10 +386,12 @@ async def pay(
 
     The gateway is called outside any transaction (no lock is held across the network). If the holds lapsed while
     the gateway answered, the authorization is voided and nothing is taken. With a `request_key` (the client's
-    Idempotency-Key), a retry reuses the same gateway calls and so never charges twice.
+    Idempotency-Key), a retry reuses the same gateway calls and so never charges twice. Cash is recorded only by
+    staff at a till (CashOnlyAtTill otherwise); the gateway sends it to the till's drawer, never to a card gateway.
     """
     async with uow_factory() as uow:
         order = await visible_order(uow, principal, order_id)
+        check_may_take_cash(principal, method)
         if request_key is not None:
             earlier = await payments_repository.payment_by_request_key(uow.conn, request_key)
             if earlier is not None and earlier["order_id"] != order_id:
@@ -407,8 +410,7 @@ async def pay(
     try:
         async with uow_factory() as uow:
             order = await visible_order(uow, principal, order_id)
-            await payments.record_authorization(uow, order, authorization, gateway=gateway.name, method=method,
-                                                request_key=request_key)
+            await payments.record_authorization(uow, order, authorization, method=method, request_key=request_key)
             lines = await repository.lines_of(uow.conn, [order_id])
             payable = order["status"] == OrderStatus.PLACED.value and await inventory.all_held(
                 uow, [line["reservation_id"] for line in lines])
@@ -443,8 +445,8 @@ async def _pay_in_instalments(uow: UnitOfWork, principal: Principal, order: dict
         raise ReservationExpired("the stock held for this order was released when the hold lapsed")
     await instalments.finance(uow, order, months)
     reference = f"instalments:order:{order['id']}"
-    await payments.record_authorization(uow, order, Authorization(reference, order["total_minor"], order["currency"]),
-                                        gateway=instalments.GATEWAY, method="instalments", request_key=None)
+    authorization = Authorization(reference, order["total_minor"], order["currency"], instalments.GATEWAY)
+    await payments.record_authorization(uow, order, authorization, method="instalments", request_key=None)
     await apply_capture(uow, reference, actor=principal.key, note=f"instalments over {months} months")
 
 

@@ -31,6 +31,7 @@ from unichannel.orders import service as orders_service
 from unichannel.orders.model import Address, DeliveryChoice, DeliveryMode, OrderStatus
 from unichannel.payments import repository as payments_repository
 from unichannel.payments import service as payments_service
+from unichannel.payments.gateway import SimulatedGateway
 from unichannel.pages.routes import page_locale, page_principal, render
 from unichannel.pages.text import error_text, words
 from unichannel.web import new_uow
@@ -65,7 +66,9 @@ WORDS = {
         "empty": "购物车是空的，请先扫码",
         "cannot_fulfil": "现在无法这样交付（库存或距离），请换一种方式", "declined": "支付未成功，未扣款，商品已放回购物车",
         "gateway_down": "支付服务暂时无响应，未扣款，商品已放回购物车，请重试", "choose_mode": "请选择交付方式",
-        "choose_payment": "请选择支付方式", "clerk_only": "收银台仅限门店店员使用，请先用店员令牌登录。",
+        "choose_payment": "请选择支付方式",
+        "no_terminal": "刷卡需要读卡器（Stripe Terminal），本收银台尚未接入：请收现金",
+        "clerk_only": "收银台仅限门店店员使用，请先用店员令牌登录。",
         "order_status_paid": "已支付，待发货", "order_status_completed": "已交付",
         "sign_out": "退出", "locale": "zh_CN",
     },
@@ -96,6 +99,8 @@ WORDS = {
         "gateway_down": "The payment service did not answer: nothing was charged and the goods are back in the "
                         "cart; try again",
         "choose_mode": "Choose how the goods are handed over", "choose_payment": "Choose how the member pays",
+        "no_terminal": "A card at the till needs a card reader (Stripe Terminal), which this till does not have yet: "
+                       "take cash",
         "clerk_only": "The till is for store clerks: sign in with your staff token.",
         "order_status_paid": "paid, to be delivered", "order_status_completed": "handed over",
         "sign_out": "Sign out", "locale": "en",
@@ -109,6 +114,12 @@ def _words(request: Request) -> dict[str, str]:
 
 def _is_store_clerk(principal: Principal | None) -> bool:
     return principal is not None and principal.role is Role.CLERK and not principal.is_station_operator
+
+
+def _has_card_terminal(request: Request) -> bool:
+    """Whether this till can take a card: the simulated gateway's terminal hands over a card that pays; a real card
+    gateway needs a card reader at the till (Stripe Terminal), which the till does not drive yet."""
+    return request.app.state.gateway.card.name == SimulatedGateway.name
 
 
 def _is_htmx(request: Request) -> bool:
@@ -197,7 +208,7 @@ async def _till_context(request: Request, clerk: Principal, **extra: Any) -> dic
                                                          location_id=clerk.location_id) if variant_ids else []
             shelf = {r["variant_id"]: StockLevel(r["on_hand"], r["reserved"], r["safety_stock"]) for r in rows}
     return {"p": _words(request), "clerk": clerk, "store": store, "member": member, "cart": cart, "shelf": shelf,
-            "member_phone": masked_phone(member),
+            "member_phone": masked_phone(member), "has_card_terminal": _has_card_terminal(request),
             "errors": {}, "form": {}, "max_quantity": request.app.state.settings.max_line_quantity} | extra
 
 
@@ -319,13 +330,19 @@ def _choice(p: dict[str, str], clerk: Principal, mode: str, form: dict[str, str]
                           Address(values["name"], values["address_phone"], values["line1"], values["city"]))
 
 
-def _payment(p: dict[str, str], payment: str, token: str) -> tuple[str, str | None]:
-    """(method, token): a card pays with the terminal's token; cash is recorded as cash."""
+def _payment(p: dict[str, str], payment: str, token: str, *, has_card_terminal: bool) -> tuple[str, str | None]:
+    """(method, token): cash is recorded as cash (the till's drawer, never the card gateway); a card pays with the
+    terminal's token. With no terminal and no token the clerk is told so, before anything is placed."""
     if payment == "cash":
         return "cash", None
     if payment != "card":
         raise FormError(p["choose_payment"], field="payment")
-    return "card", _checked(p, "token", token, required=False) or SIMULATED_CARD
+    card_token = _checked(p, "token", token, required=False)
+    if card_token:
+        return "card", card_token
+    if not has_card_terminal:
+        raise FormError(p["no_terminal"], field="payment")
+    return "card", SIMULATED_CARD
 
 
 async def _call_off(request: Request, clerk: Principal, member_id: int, order_ids: list[int], reason: str) -> None:
@@ -395,7 +412,7 @@ async def sell(
             raise FormError(p["no_member"], field="phone")
         choice = _choice(p, clerk, mode, form | {"name": name, "address_phone": address_phone, "line1": line1,
                                                  "city": city})
-        method, card_token = _payment(p, payment, token)
+        method, card_token = _payment(p, payment, token, has_card_terminal=_has_card_terminal(request))
         owner, _ = cart_owner(clerk, member_id)
         async with new_uow(request) as uow:
             _, order_ids = await orders_service.place_orders(uow, clerk, owner, choice)

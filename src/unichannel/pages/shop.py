@@ -1,8 +1,13 @@
 """The shopper's pages beyond browsing: scan-to-cart, the cart, checkout with the delivery choices, and the orders
-with their status and parcels (pickup codes included). Every action goes through the same services as the API."""
+with their status and parcels (pickup codes included). Every action goes through the same services as the API.
+
+Cards: with Stripe as the card gateway, the checkout and order pages take the card with Stripe.js (a card Element);
+the browser turns it into a PaymentMethod and posts only its id (`pm_...`), so no card number reaches this server.
+With the simulated gateway (the demo, tests) the page says the card is simulated and pays with a test card."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -13,7 +18,7 @@ from unichannel.access.model import Principal, Role
 from unichannel.api_types import IdPath
 from unichannel.catalog.model import SCAN_PATH_PREFIX, Channel
 from unichannel.checkout import service as cart_service
-from unichannel.errors import DomainError, InvalidInput
+from unichannel.errors import DomainError, InvalidInput, PaymentDeclined
 from unichannel.fulfillment import service as fulfillment
 from unichannel.fulfillment.model import Promise
 from unichannel.inventory import repository as inventory_repository
@@ -23,16 +28,21 @@ from unichannel.orders.api import order_views
 from unichannel.orders.model import Address, DeliveryChoice, DeliveryMode
 from unichannel.pages.routes import page_locale, page_principal, render
 from unichannel.pages.text import error_text
+from unichannel.payments.stripe import StripeGateway
 from unichannel.web import new_uow
 
 router = APIRouter(include_in_schema=False)
+
+SIMULATED_CARD = "tok_visa"  # the simulated gateway's card that pays, when the page posts no test card token
+PAYMENT_METHOD_ID = re.compile(r"pm_[A-Za-z0-9_]{1,120}")  # what Stripe.js hands the page for a card
 
 WORDS = {
     "zh_CN": {
         "cart": "购物车", "empty_cart": "购物车是空的", "subtotal": "小计", "quantity": "数量", "remove": "删除",
         "checkout": "去结算", "delivery": "配送方式", "address": "收货地址", "name": "收货人", "phone": "手机号",
         "line1": "详细地址", "city": "城市", "use_location": "使用我的位置", "show_options": "查看配送方式",
-        "pay": "提交订单并支付", "card_token": "银行卡（模拟）", "orders": "我的订单", "order": "订单",
+        "pay": "提交订单并支付", "card": "银行卡", "card_simulated": "模拟银行卡：演示用，不会扣真实的钱",
+        "card_needed": "请填写银行卡信息", "orders": "我的订单", "order": "订单",
         "status": "状态", "pickup_code": "取件码", "tracking": "物流", "fee": "运费", "total": "合计",
         "added": "已加入购物车", "no_options": "当前没有可用的配送方式", "window": "预计",
         "home_delivery": "送货上门", "express_30_min": "30分钟达", "store_pickup": "门店自提",
@@ -45,7 +55,8 @@ WORDS = {
         "cart": "Cart", "empty_cart": "Your cart is empty", "subtotal": "Subtotal", "quantity": "Quantity",
         "remove": "Remove", "checkout": "Checkout", "delivery": "Delivery", "address": "Delivery address",
         "name": "Name", "phone": "Phone", "line1": "Address", "city": "City", "use_location": "Use my location",
-        "show_options": "Show delivery options", "pay": "Place order and pay", "card_token": "Card (simulated)",
+        "show_options": "Show delivery options", "pay": "Place order and pay", "card": "Card",
+        "card_simulated": "Simulated card: a demo, no real money moves", "card_needed": "Enter your card details",
         "orders": "My orders", "order": "Order", "status": "Status", "pickup_code": "Pickup code",
         "tracking": "Tracking", "fee": "Delivery", "total": "Total", "added": "Added to your cart",
         "no_options": "No delivery option is possible right now", "window": "Expected",
@@ -82,6 +93,28 @@ async def _shopper(request: Request) -> Principal | None:
 
 def _to_signin(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/signin?next={request.url.path}", status_code=303)
+
+
+def _takes_cards_with_stripe(request: Request) -> bool:
+    return request.app.state.gateway.card.name == StripeGateway.name
+
+
+def _card_entry(request: Request) -> dict[str, Any]:
+    """What the payment field needs: Stripe's publishable key (the page loads Stripe.js and mounts a card Element),
+    or None for the simulated card."""
+    if not _takes_cards_with_stripe(request):
+        return {"stripe_key": None}
+    return {"stripe_key": request.app.state.settings.stripe_publishable_key}
+
+
+def _card_token(request: Request, token: str) -> str:
+    """The token the card gateway charges: with Stripe, the PaymentMethod id Stripe.js made from the card (refused
+    before anything is placed when there is none); simulated, a test card token posted, else the card that pays."""
+    if not _takes_cards_with_stripe(request):
+        return token or SIMULATED_CARD
+    if not PAYMENT_METHOD_ID.fullmatch(token):
+        raise InvalidInput(_words(request)["card_needed"], field="token")
+    return token
 
 
 @router.get("/scan/{variant_id}")
@@ -190,7 +223,7 @@ async def checkout(request: Request) -> Response:
         return _to_signin(request)
     params = request.query_params
     form = {k: params.get(k, "") for k in ("name", "phone", "line1", "city", "latitude", "longitude")}
-    context = await _cart_context(request, shopper, form=form)
+    context = await _cart_context(request, shopper, form=form, **_card_entry(request))
     if context["cart"].items:
         try:
             context["options"] = await _options(request, shopper, _coordinates(form["latitude"], form["longitude"]))
@@ -210,8 +243,10 @@ async def place(
     name: Annotated[str, Form(max_length=120)] = "", phone: Annotated[str, Form(max_length=32)] = "",
     line1: Annotated[str, Form(max_length=300)] = "", city: Annotated[str, Form(max_length=100)] = "",
     latitude: Annotated[str, Form(max_length=30)] = "", longitude: Annotated[str, Form(max_length=30)] = "",
+    token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    """Places the cart with the chosen delivery and pays it by card (the simulated gateway in the demo)."""
+    """Places the cart with the chosen delivery and pays it by card (Stripe, or the simulated card in the demo). A
+    payment that fails leaves its order placed, shown with the gateway's message next to the card, to pay again."""
     shopper = await _shopper(request)
     if shopper is None:
         return _to_signin(request)
@@ -232,44 +267,55 @@ async def place(
                               longitude=coordinates[1] if coordinates else None)
         location_id = int(location) if location.isascii() and location.isdigit() and len(location) <= 18 else None
         choice = DeliveryChoice(mode, location_id, address)
+        card_token = _card_token(request, token)
         async with new_uow(request) as uow:
             _, order_ids = await orders_service.place_orders(uow, shopper, shopper.customer_id, choice)
     except DomainError as error:
         errors = {error.field or "option": _said(request, error)}
-        context = await _cart_context(request, shopper, form=form, errors=errors)
+        context = await _cart_context(request, shopper, form=form, errors=errors,
+                                      **_card_entry(request))
         try:
             context["options"] = await _options(request, shopper, _coordinates(latitude, longitude))
         except DomainError:
             context["options"] = []
         return render(request, "storefront/checkout.html", context, status_code=error.status_code)
     # Placed: the stock is held for the hold time. A payment that fails leaves its order waiting to be paid (from
-    # its page), as a shop does, instead of losing the cart.
-    for order_id in order_ids:
-        failure = await _pay(request, shopper, order_id)
+    # its page, shown here), as a shop does, instead of losing the cart.
+    for index, order_id in enumerate(order_ids):
+        if index and _takes_cards_with_stripe(request):
+            # A Stripe PaymentMethod pays once: the next order of the checkout asks for the card on its page.
+            return RedirectResponse(f"/orders/{order_id}", status_code=303)
+        failure = await _pay(request, shopper, order_id, card_token)
         if failure is not None:
-            return RedirectResponse(f"/orders/{order_id}?failed={failure}", status_code=303)
+            return await _order_page(request, shopper, order_id, failure)
     return RedirectResponse(f"/orders/{order_ids[0]}", status_code=303)
 
 
-async def _pay(request: Request, shopper: Principal, order_id: int) -> str | None:
-    """Pays the order by card (the simulated card in the demo); the error code if it did not go through."""
+async def _pay(request: Request, shopper: Principal, order_id: int, card_token: str) -> DomainError | None:
+    """Pays the order by card; the error if it did not go through."""
     state = request.app.state
     try:
         await orders_service.pay(state.uow_factory, state.gateway, shopper, order_id, method="card",
-                                 token="tok_visa", request_key=None)
+                                 token=card_token, request_key=None)
     except DomainError as error:
-        return error.code
+        return error
     return None
 
 
 @router.post("/orders/{order_id}/pay")
-async def pay_order(request: Request, order_id: IdPath) -> Response:
+async def pay_order(request: Request, order_id: IdPath, token: Annotated[str, Form(max_length=200)] = "") -> Response:
+    """Pays a placed order from its page; a failure shows the order again with the reason next to the card."""
     shopper = await _shopper(request)
     if shopper is None:
         return _to_signin(request)
-    failure = await _pay(request, shopper, order_id)
-    suffix = f"?failed={failure}" if failure else ""
-    return RedirectResponse(f"/orders/{order_id}{suffix}", status_code=303)
+    try:
+        card_token = _card_token(request, token)
+    except DomainError as error:
+        return await _order_page(request, shopper, order_id, error)
+    failure = await _pay(request, shopper, order_id, card_token)
+    if failure is not None:
+        return await _order_page(request, shopper, order_id, failure)
+    return RedirectResponse(f"/orders/{order_id}", status_code=303)
 
 
 @router.get("/orders", response_class=HTMLResponse)
@@ -288,6 +334,13 @@ async def order(request: Request, order_id: IdPath) -> Response:
     shopper = await _shopper(request)
     if shopper is None:
         return _to_signin(request)
+    return await _order_page(request, shopper, order_id)
+
+
+async def _order_page(request: Request, shopper: Principal, order_id: int, failure: DomainError | None = None
+                      ) -> Response:
+    """The order with its parcels; after a failed payment, with the gateway's message next to the card field and the
+    failure's status (402 declined, 503 gateway down...), the order still payable from here."""
     try:
         async with new_uow(request, read_only=True) as uow:
             row = await orders_service.visible_order(uow, shopper, order_id)
@@ -295,7 +348,12 @@ async def order(request: Request, order_id: IdPath) -> Response:
             places = {loc["id"]: loc for loc in await inventory_repository.list_locations(uow.conn)}
     except DomainError:
         return render(request, "not_found.html", {}, status_code=404)
-    failed = request.query_params.get("failed", "")[:40]
-    return render(request, "storefront/order.html", {
-        "order": view, "places": places, "s": _words(request), "principal": shopper, "failed": failed,
-        "tz": ZoneInfo(request.app.state.settings.local_timezone)})
+    context = {"order": view, "places": places, "s": _words(request), "principal": shopper,
+               "tz": ZoneInfo(request.app.state.settings.local_timezone)} | _card_entry(request)
+    if failure is None:
+        return render(request, "storefront/order.html", context)
+    said = _said(request, failure)
+    if failure.code == PaymentDeclined.code and said != failure.message:
+        said = f"{said}（{failure.message}）"  # the gateway's own reason (the card issuer's), which no table here knows
+    context |= {"failed": failure.code, "errors": {"token": said}}
+    return render(request, "storefront/order.html", context, status_code=failure.status_code)

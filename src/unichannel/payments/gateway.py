@@ -36,6 +36,7 @@ class Authorization:
     gateway_reference: str
     amount_minor: int
     currency: str
+    gateway: str  # who holds it (`simulated`, `stripe`, `cash`...): its capture, void and refunds go back there
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +146,7 @@ class SimulatedGateway:
         if token in DECLINING_TOKENS:
             raise PaymentDeclined(f"the card was declined ({token.removeprefix('tok_')})", field="token")
         digest = hashlib.sha256(f"{reference}:{amount_minor}:{currency}:{idempotency_key}".encode()).hexdigest()
-        authorization = Authorization("sim_" + digest[:20], amount_minor, currency)
+        authorization = Authorization("sim_" + digest[:20], amount_minor, currency, self.name)
         self._authorized[authorization.gateway_reference] = authorization
         self._done[idempotency_key] = authorization
         return authorization
@@ -209,8 +210,9 @@ class SimulatedGateway:
         return event
 
 
-def build_gateway(settings: Settings, clock: Clock) -> PaymentGateway:
-    """The gateway the settings name (Stripe needs its keys in the environment; the settings refuse to start without)."""
+def build_card_gateway(settings: Settings, clock: Clock) -> PaymentGateway:
+    """The card gateway the settings name (Stripe needs its keys in the environment; the settings refuse to start
+    without)."""
     if settings.payment_gateway == "stripe":
         from unichannel.payments.stripe import StripeGateway
 
@@ -218,3 +220,11 @@ def build_gateway(settings: Settings, clock: Clock) -> PaymentGateway:
         return StripeGateway(settings.stripe_secret_key.get_secret_value(),
                              settings.stripe_webhook_secret.get_secret_value())
     return SimulatedGateway(clock=clock, latency_ms=settings.simulated_gateway_latency_ms)
+
+
+def build_gateway(settings: Settings, clock: Clock) -> PaymentGateway:
+    """What the application pays through: the till's cash drawer in front of the card gateway the settings name, so
+    cash never reaches a card gateway."""
+    from unichannel.payments.cash import Gateways
+
+    return Gateways(build_card_gateway(settings, clock))

@@ -22,10 +22,12 @@ from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 
-from unichannel.errors import InvalidInput, RefundExceedsCaptured
+from unichannel.access.model import Principal, Role
+from unichannel.errors import CashOnlyAtTill, InvalidInput, RefundExceedsCaptured
 from unichannel.money import minor_digits
 
 PLATFORM = 0  # the owner id of the platform's own accounts
+CASH = "cash"  # the payment method of notes handed over at a till
 
 
 class AccountKind(StrEnum):
@@ -49,6 +51,17 @@ OWNER_TYPE = {
 
 def owner_type(kind: AccountKind) -> str:
     return OWNER_TYPE.get(kind, "platform")
+
+
+def check_may_take_cash(principal: Principal, method: str) -> None:
+    """Cash is money handed to staff, so only staff say it was paid: a store's clerk at the till, merchant staff or an
+    operator (the console). A shopper declaring cash would have an order marked paid with no money taken; a village
+    station's operator keeps no till."""
+    if method != CASH:
+        return
+    at_a_till = principal.role is Role.CLERK and not principal.is_station_operator
+    if not (at_a_till or principal.role in (Role.MERCHANT, Role.OPERATOR)):
+        raise CashOnlyAtTill("cash is taken by staff at a store's till; pay by card", field="method")
 
 
 @dataclass(frozen=True, slots=True, order=True)

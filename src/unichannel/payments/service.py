@@ -52,8 +52,7 @@ def payment_state(payment: dict[str, Any]) -> PaymentState:
 
 
 async def record_authorization(
-    uow: UnitOfWork, order: dict[str, Any], authorization: Authorization, *, gateway: str, method: str,
-    request_key: str | None,
+    uow: UnitOfWork, order: dict[str, Any], authorization: Authorization, *, method: str, request_key: str | None,
 ) -> dict[str, Any]:
     """Records money held on the shopper's card for the order (no ledger entry: nothing is taken yet). Recording the
     same authorization again (a retried request) returns the first record. Another live payment of the order
@@ -66,7 +65,7 @@ async def record_authorization(
     now = uow.now()
     await repository.insert_payment(uow.conn, {
         "order_id": order["id"], "customer_id": order["customer_id"], "merchant_id": order["merchant_id"],
-        "gateway": gateway, "gateway_reference": authorization.gateway_reference, "method": method,
+        "gateway": authorization.gateway, "gateway_reference": authorization.gateway_reference, "method": method,
         "status": "authorized", "request_key": request_key, "currency": authorization.currency,
         "amount_minor": authorization.amount_minor, "captured_minor": 0, "refunded_minor": 0, "released_minor": 0,
         "refunded_after_release_minor": 0, "merchant_gross_minor": 0, "fee_minor": 0, "created_at": now,

@@ -64,7 +64,7 @@ class StripeGateway:
         }, idempotency_key)
         if intent.get("status") != "requires_capture":
             raise PaymentDeclined(f"the payment was not authorized ({intent.get('status')})", field="token")
-        return Authorization(intent["id"], int(intent["amount"]), intent["currency"].upper())
+        return Authorization(intent["id"], int(intent["amount"]), intent["currency"].upper(), self.name)
 
     async def capture(self, gateway_reference: str, amount_minor: int, currency: str, *, idempotency_key: str
                       ) -> Capture:
