@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
@@ -20,7 +21,7 @@ from unichannel.app import create_app
 from unichannel.check import run_checks
 from unichannel.clock import FixedClock
 from unichannel.orders.repository import orders
-from unichannel.payments.cash import CashPayout
+from unichannel.payments import service as payments_service
 from unichannel.payments.repository import payments
 from unichannel.settings import Settings
 
@@ -29,6 +30,9 @@ CARD = "pm_1QaLwX2eZvKYlo2CcardVisa"  # what Stripe.js would post: a PaymentMeth
 HOME = {"mode": "home_delivery", "name": "Alice", "address_phone": "+8613900000101", "line1": "1 Wensan Rd",
         "city": "Hangzhou"}
 CASH_AT_THE_TILL = "A card at the till needs a card reader (Stripe Terminal)"
+HOME_DELIVERY = {"mode": "home_delivery", "address": {"name": "Alice", "phone": "+8613900000101",
+                                                      "line1": "1 Wensan Rd", "city": "Hangzhou", "latitude": 30.28,
+                                                      "longitude": 120.13}}
 
 
 @pytest_asyncio.fixture
@@ -103,11 +107,22 @@ async def test_a_cash_sale_cancelled_before_delivery_is_paid_back_as_cash_at_the
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled", cancelled.text
     payment = await payment_of(env, world, order["id"])
     [refund] = payment["refunds"]
-    assert (refund["status"], refund["amount"]["amount_minor"]) == ("succeeded", 9900)
+    # Booked (escrow -> shopper), and waiting for the clerk to hand the notes back: no gateway pays it.
+    assert (refund["status"], refund["amount"]["amount_minor"]) == ("processing", 9900)
     assert (payment["refunded"]["amount_minor"], payment["held_in_escrow"]["amount_minor"]) == (9900, 0)
-    assert env.app.state.gateway.cash.payouts == [
-        CashPayout(payment["gateway_reference"], 9900, "CNY", f"refund:{refund['id']}")]
     assert postings(payment)[-1] == ("refund", "escrow:0", f"shopper_funding:{world.ids['alice']}", 9900)
+    assert await payments_service.pay_back_processing_refunds(env.uow, env.app.state.gateway) == []  # the sweeper
+    assert [r["status"] for r in (await payment_of(env, world, order["id"]))["refunds"]] == ["processing"]
+
+    till = await env.client.get("/pos", params={"lang": "en"})
+    assert 'data-testid="cash-refunds"' in till.text and f'data-refund="{refund["id"]}"' in till.text
+    assert "¥99.00" in till.text.split('data-testid="cash-refunds"', 1)[1].split("</section>", 1)[0]
+    paid_back = await env.client.post(f"/pos/refunds/{order['id']}/{refund['id']}/paid-back")
+    assert paid_back.status_code == 303 and paid_back.headers["location"] == "/pos"
+    assert [r["status"] for r in (await payment_of(env, world, order["id"]))["refunds"]] == ["succeeded"]
+    assert 'data-testid="cash-refunds"' not in (await env.client.get("/pos")).text
+    again = await env.client.post(f"/pos/refunds/{order['id']}/{refund['id']}/paid-back", params={"lang": "en"})
+    assert again.status_code == 409 and "succeeded" in again.text  # said on the till, not a stack trace
     assert stripe.requests == []
     assert (await run_checks(env.app.state.engine)).violations == []
 
@@ -122,12 +137,48 @@ async def test_a_refund_of_a_handed_over_cash_sale_is_cash_to_pay_back_and_strip
     refunded = await env.client.post(f"/api/v1/orders/{order['id']}/refunds", json={"amount_minor": 3000},
                                      headers=world.auth("staff_a"))
     assert refunded.status_code == 201, refunded.text
+    refund_id = refunded.json()["id"]
     payment = await payment_of(env, world, order["id"])
-    assert [(r["status"], r["amount"]["amount_minor"]) for r in payment["refunds"]] == [("succeeded", 3000)]
-    assert env.app.state.gateway.cash.payouts == [
-        CashPayout(payment["gateway_reference"], 3000, "CNY", f"refund:{refunded.json()['id']}")]
+    assert [(r["status"], r["amount"]["amount_minor"]) for r in payment["refunds"]] == [("processing", 3000)]
+    path = f"/api/v1/orders/{order['id']}/refunds/{refund_id}/paid-back-in-cash"
+    for who, status, code in (("alice", 403, "cash_only_at_till"), ("staff_a", 403, "cash_only_at_till"),
+                              ("clerk_2", 404, "not_found")):  # only the clerk of the order's store hands it back
+        refused = await env.client.post(path, headers=world.auth(who))
+        assert (refused.status_code, refused.json()["code"]) == (status, code), (who, refused.text)
+    done = await env.client.post(path, headers=world.auth("clerk_1"))
+    assert done.status_code == 200 and (done.json()["status"], done.json()["id"]) == ("succeeded", refund_id)
+    twice = await env.client.post(path, headers=world.auth("clerk_1"))
+    assert (twice.status_code, twice.json()["code"]) == (409, "illegal_transition")
     assert stripe.requests == []
     assert (await run_checks(env.app.state.engine)).violations == []
+
+
+async def test_only_the_clerk_of_the_orders_store_records_cash_and_merchant_staff_never_do(env):
+    world = await build_world(env)
+    await env.client.post("/api/v1/cart/lines", json={"sku": "TEE-M", "merchant": "brand-a", "quantity": 1},
+                          headers=world.auth("alice"))
+    placed = await env.client.post("/api/v1/orders", json={"delivery": HOME_DELIVERY}, headers=world.auth("alice"))
+    order_id = placed.json()["orders"][0]["id"]
+    for who in ("staff_a", "operator", "clerk_1"):  # an online order to a home: no till took any notes for it
+        refused = await env.client.post(f"/api/v1/orders/{order_id}/pay", json={"method": "cash"},
+                                        headers=world.auth(who))
+        assert (refused.status_code, refused.json()["code"]) == (403, "cash_only_at_till") or (
+            who == "clerk_1" and refused.status_code == 404), (who, refused.text)
+    assert await count(env, payments) == 0 and env.gateway.captures == []
+
+    await env.client.post("/api/v1/cart/lines", json={"sku": "TEE-M", "merchant": "brand-a", "quantity": 1},
+                          headers=world.auth("bob"))
+    pickup = await env.client.post("/api/v1/orders", json={"delivery": {"mode": "pickup",
+                                                                        "location_id": world.ids["STORE-1"]}},
+                                   headers=world.auth("bob"))
+    assert pickup.status_code == 201, pickup.text
+    pickup_id = pickup.json()["orders"][0]["id"]
+    paid = await env.client.post(f"/api/v1/orders/{pickup_id}/pay", json={"method": "cash"},
+                                 headers=world.auth("clerk_1"))  # paid at the counter it is collected from
+    assert paid.status_code == 200 and paid.json()["status"] == "paid", paid.text
+    payment = await payment_of(env, world, pickup_id)
+    assert (payment["gateway"], payment["captured"]["amount_minor"]) == ("cash", 9900)
+    assert env.gateway.captures == []
 
 
 async def test_a_shopper_cannot_pay_by_cash_through_the_api_and_nothing_is_taken(env):
@@ -178,16 +229,28 @@ async def test_checkout_with_stripe_mounts_a_card_element_and_pays_with_the_paym
                                                                                                  9900)
 
 
-async def test_checkout_with_stripe_and_no_card_entered_places_nothing(stripe_env):
+# A Chinese page said the generic "填写的内容不符合要求，请检查后重试" by the card: text.py had no (invalid_input, token).
+@pytest.mark.parametrize(
+    ("token", "lang", "said"),
+    [
+        ("", "en", "Enter your card details"),
+        ("", "zh_CN", "请填写银行卡信息"),
+        ("tok_visa", "en", "The card details did not come back from Stripe; enter your card again"),
+        ("pm_<script>", "zh_CN", "没有收到 Stripe 返回的银行卡信息，请重新填写银行卡"),
+    ],
+    ids=["no-card-english", "no-card-chinese", "not-a-payment-method-english", "not-a-payment-method-chinese"],
+)
+async def test_checkout_with_stripe_and_no_card_entered_says_so_by_the_card_and_places_nothing(
+    stripe_env, token, lang, said
+):
     env, stripe = stripe_env
     world = await build_world(env)
     await signed_in(env, world)
     await env.client.post(f"/cart/add/{world.ids['tee']}")
-    for token in ("", "tok_visa", "pm_<script>"):
-        refused = await env.client.post("/checkout", data={"option": f"store_pickup:{world.ids['STORE-1']}",
-                                                           "token": token}, params={"lang": "en"})
-        assert refused.status_code == 422 and card_error(refused.text) == "Enter your card details", token
-        assert f'data-stripe-key="{PUBLISHABLE_KEY}"' in refused.text
+    refused = await env.client.post("/checkout", data={"option": f"store_pickup:{world.ids['STORE-1']}",
+                                                       "token": token}, params={"lang": lang})
+    assert refused.status_code == 422 and card_error(refused.text) == said
+    assert f'data-stripe-key="{PUBLISHABLE_KEY}"' in refused.text
     async with env.uow() as uow:
         assert (await uow.conn.execute(select(orders.c.id))).all() == []
     assert stripe.requests == []
@@ -219,6 +282,27 @@ async def test_a_declined_card_shows_stripes_message_by_the_card_and_the_order_i
     [order] = await orders_of(env, world)
     assert order["status"] == "paid"
     assert (await run_checks(env.app.state.engine)).violations == []
+
+
+async def test_a_payment_method_stripe_does_not_know_is_declined_by_the_card_field_and_the_order_stays_payable(
+    stripe_env
+):
+    env, stripe = stripe_env
+    world = await build_world(env)
+    await signed_in(env, world)
+    await env.client.post(f"/cart/add/{world.ids['tee']}")
+    stripe.refusal = "payment_method_missing"  # Stripe's 400 resource_missing on `payment_method` (was a 503)
+
+    declined = await env.client.post("/checkout", data={"option": f"store_pickup:{world.ids['STORE-1']}",
+                                                        "token": "pm_1QaLwX2eZvKYlo2CnotMine"},
+                                     params={"lang": "en"})
+
+    assert declined.status_code == 402, declined.text
+    assert card_error(declined.text) == "No such PaymentMethod: &#39;pm_1QaLwX2eZvKYlo2CnotMine&#39;"
+    [order] = await orders_of(env, world)
+    assert order["status"] == "placed" and f'action="/orders/{order["id"]}/pay"' in declined.text
+    assert [path for _, path, _, _ in stripe.requests] == ["/v1/payment_intents"]
+    assert await count(env, payments) == 0
 
 
 async def test_with_the_simulated_gateway_checkout_says_the_card_is_simulated_and_loads_no_stripe(env):

@@ -387,11 +387,11 @@ async def pay(
     The gateway is called outside any transaction (no lock is held across the network). If the holds lapsed while
     the gateway answered, the authorization is voided and nothing is taken. With a `request_key` (the client's
     Idempotency-Key), a retry reuses the same gateway calls and so never charges twice. Cash is recorded only by
-    staff at a till (CashOnlyAtTill otherwise); the gateway sends it to the till's drawer, never to a card gateway.
+    the clerk of the order's store (CashOnlyAtTill otherwise); the gateway sends it to the till's drawer, never to a card gateway.
     """
     async with uow_factory() as uow:
         order = await visible_order(uow, principal, order_id)
-        check_may_take_cash(principal, method)
+        check_may_take_cash(principal, method, order)
         if request_key is not None:
             earlier = await payments_repository.payment_by_request_key(uow.conn, request_key)
             if earlier is not None and earlier["order_id"] != order_id:

@@ -20,7 +20,7 @@ from unichannel.checkout import service as cart_service
 from unichannel.checkout.api import cart_owner
 from unichannel.customers import repository as customers_repository
 from unichannel.customers import service as customers_service
-from unichannel.errors import DomainError, InvalidInput, SoldOut
+from unichannel.errors import DomainError, InvalidInput, NotFound, SoldOut
 from unichannel.events import Event
 from unichannel.fulfillment import service as fulfillment
 from unichannel.fulfillment.model import Line
@@ -71,6 +71,8 @@ WORDS = {
         "clerk_only": "收银台仅限门店店员使用，请先用店员令牌登录。",
         "order_status_paid": "已支付，待发货", "order_status_completed": "已交付",
         "sign_out": "退出", "locale": "zh_CN",
+        "cash_refunds": "待退现金", "cash_refunds_hint": "这些退款要在本店用现金退给会员，退还后请点“已退还”。",
+        "refund_of": "订单 {order} 退款", "paid_back": "已退还",
     },
     "en": {
         "till": "Till", "member": "Member", "member_phone": "Member's phone",
@@ -104,6 +106,9 @@ WORDS = {
         "clerk_only": "The till is for store clerks: sign in with your staff token.",
         "order_status_paid": "paid, to be delivered", "order_status_completed": "handed over",
         "sign_out": "Sign out", "locale": "en",
+        "cash_refunds": "Cash to pay back",
+        "cash_refunds_hint": "These refunds are paid back in cash at this store: hand the notes over, then say so.",
+        "refund_of": "Refund of order {order}", "paid_back": "Paid back",
     },
 }
 
@@ -207,7 +212,9 @@ async def _till_context(request: Request, clerk: Principal, **extra: Any) -> dic
             rows = await inventory_repository.stock_rows(uow.conn, variant_ids=variant_ids,
                                                          location_id=clerk.location_id) if variant_ids else []
             shelf = {r["variant_id"]: StockLevel(r["on_hand"], r["reserved"], r["safety_stock"]) for r in rows}
+        cash_refunds = await payments_repository.cash_refunds_waiting(uow.conn, clerk.location_id)
     return {"p": _words(request), "clerk": clerk, "store": store, "member": member, "cart": cart, "shelf": shelf,
+            "cash_refunds": cash_refunds,
             "member_phone": masked_phone(member), "has_card_terminal": _has_card_terminal(request),
             "errors": {}, "form": {}, "max_quantity": request.app.state.settings.max_line_quantity} | extra
 
@@ -225,6 +232,27 @@ async def till(request: Request) -> Response:
     if not _is_store_clerk(clerk):
         return _refused(request, clerk)
     return await _till(request, clerk)
+
+
+@router.post("/pos/refunds/{order_id}/{refund_id}/paid-back", response_class=HTMLResponse)
+async def cash_paid_back(request: Request, order_id: str, refund_id: str) -> Response:
+    """The clerk has handed a cash refund's notes to the member: the refund is done (once)."""
+    clerk = await page_principal(request)
+    if not _is_store_clerk(clerk):
+        return _refused(request, clerk)
+    order_number, refund_number = _id(order_id), _id(refund_id)
+    if order_number is None or refund_number is None:
+        return render(request, "not_found.html", {}, status_code=404)
+    try:
+        async with new_uow(request) as uow:
+            order = await orders_service.visible_order(uow, clerk, order_number)
+            await payments_service.paid_back_in_cash(uow, clerk, order, refund_number)
+    except NotFound:
+        return render(request, "not_found.html", {}, status_code=404)
+    except DomainError as error:
+        return await _till(request, clerk, status_code=error.status_code,
+                           refund_error=error_text(page_locale(request), error))
+    return RedirectResponse("/pos", status_code=303)  # the refund leaves the list: that is the receipt of it
 
 
 @router.post("/pos/member", response_class=HTMLResponse)

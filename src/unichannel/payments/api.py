@@ -144,6 +144,18 @@ async def reject_refund(request: Request, caller: Caller, order_id: IdPath, refu
     return await _decide(request, caller, order_id, refund_id, False, locale, idempotency_key)
 
 
+@router.post("/orders/{order_id}/refunds/{refund_id}/paid-back-in-cash", response_model=RefundOut)
+async def paid_back_in_cash(request: Request, caller: Caller, order_id: IdPath, refund_id: IdPath,
+                            locale: LocaleQuery = "zh_CN") -> Any:
+    """The clerk of the order's store has handed a cash refund's notes back to the member: the refund is
+    `succeeded`. Only for a refund of a cash payment waiting to be paid back (a second time is a 409)."""
+    locale = check_locale(locale)
+    async with new_uow(request) as uow:
+        order = await orders_service.visible_order(uow, caller, order_id)
+        await service.paid_back_in_cash(uow, caller, order, refund_id)
+        return refund_view(await repository.get_refund(uow.conn, refund_id), locale)
+
+
 async def _pay_back(request: Request) -> None:
     """Has the gateway pay back what was just approved. The refund is booked already, so a failure here is not the
     client's: it is logged and the sweeper pays it back later."""

@@ -1,8 +1,10 @@
 """Cash at the till, and the router that keeps it away from the card gateway.
 
 Cash handed to a clerk is not a card authorization: no network is asked, and nothing can decline it. `CashDrawer`
-is a gateway in the sense of `gateway.PaymentGateway` so that cash is paid, voided and refunded through the same use
-cases as a card, and booked in the ledger (shopper -> escrow) exactly like any capture. `Gateways` is what the
+is a gateway in the sense of `gateway.PaymentGateway` so that cash is paid and voided through the same use cases as a
+card, and booked in the ledger (shopper -> escrow) exactly like any capture. A refund of cash is notes the store's
+clerk hands back: it waits, as `processing`, until the clerk says so (`payments.service.paid_back_in_cash`), so the
+drawer never pays one itself and keeps no state. `Gateways` is what the
 application pays through: it sends the method `cash` to the drawer and every other method to the card gateway, and
 sends each capture, void and refund back to the gateway whose reference it names.
 """
@@ -12,36 +14,20 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from unichannel.errors import InvalidSignature, PaymentDeclined
 from unichannel.payments.gateway import Authorization, Capture, PaymentGateway, WebhookEvent
-from unichannel.payments.model import CASH
+from unichannel.payments.model import CASH, CASH_REFERENCE_PREFIX, is_cash
 
 log = logging.getLogger(__name__)
 
-CASH_REFERENCE_PREFIX = "cash_"  # no card gateway's reference starts so (Stripe: `pi_`, simulated: `sim_`)
-
-
-@dataclass(frozen=True, slots=True)
-class CashPayout:
-    """A refund of a cash payment: notes the till owes the member back."""
-
-    payment_reference: str
-    amount_minor: int
-    currency: str
-    refund_key: str
-
-
 @dataclass
 class CashDrawer:
-    """The till's drawer. Authorizing is taking the notes, so capture changes nothing; a void is handing them back;
-    a refund is recorded in `payouts` as cash to pay back at the till. References are derived from the idempotency
-    key, so a retried payment names the same cash, and the drawer needs no state to answer it."""
+    """The till's drawer. Authorizing is taking the notes, so capture changes nothing; a void is handing them back.
+    References are derived from the idempotency key, so a retried payment names the same cash."""
 
     name: str = CASH
-    payouts: list[CashPayout] = field(default_factory=list)
-    _refund_keys: set[str] = field(default_factory=set)
 
     async def authorize(self, *, reference: str, amount_minor: int, currency: str, method: str, token: str | None,
                         idempotency_key: str) -> Authorization:
@@ -58,12 +44,7 @@ class CashDrawer:
         log.info("cash %s handed back at the till (nothing was booked)", gateway_reference)
 
     async def refund(self, payment_reference: str, amount_minor: int, currency: str, *, idempotency_key: str) -> None:
-        if idempotency_key in self._refund_keys:
-            return
-        self._refund_keys.add(idempotency_key)
-        self.payouts.append(CashPayout(payment_reference, amount_minor, currency, idempotency_key))
-        log.info("refund %s of cash payment %s: %d %s to pay back at the till", idempotency_key, payment_reference,
-                 amount_minor, currency)
+        raise PaymentDeclined("cash is paid back by the clerk at the till, who then says so", field="payment")
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str], now: float) -> WebhookEvent:
         raise InvalidSignature("cash is booked at the till; no webhook speaks for it", field="body")
@@ -81,7 +62,7 @@ class Gateways:
         self.name = card.name
 
     def _holder(self, gateway_reference: str) -> PaymentGateway:
-        return self.cash if gateway_reference.startswith(CASH_REFERENCE_PREFIX) else self.card
+        return self.cash if is_cash(gateway_reference) else self.card
 
     async def authorize(self, *, reference: str, amount_minor: int, currency: str, method: str, token: str | None,
                         idempotency_key: str) -> Authorization:

@@ -17,10 +17,12 @@ Rounding, documented once:
 from __future__ import annotations
 
 import calendar
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
+from typing import Any
 
 from unichannel.access.model import Principal, Role
 from unichannel.errors import CashOnlyAtTill, InvalidInput, RefundExceedsCaptured
@@ -53,15 +55,24 @@ def owner_type(kind: AccountKind) -> str:
     return OWNER_TYPE.get(kind, "platform")
 
 
-def check_may_take_cash(principal: Principal, method: str) -> None:
-    """Cash is money handed to staff, so only staff say it was paid: a store's clerk at the till, merchant staff or an
-    operator (the console). A shopper declaring cash would have an order marked paid with no money taken; a village
-    station's operator keeps no till."""
+CASH_REFERENCE_PREFIX = "cash_"  # no card gateway's reference starts so (Stripe: `pi_`, simulated: `sim_`)
+
+
+def is_cash(gateway_reference: str) -> bool:
+    return gateway_reference.startswith(CASH_REFERENCE_PREFIX)
+
+
+def check_may_take_cash(principal: Principal, method: str, order: Mapping[str, Any]) -> None:
+    """Cash is notes handed over a store's counter, so only the clerk of the store an order belongs to (its till
+    sale, its pickup) says it was taken, or pays it back. Anyone else declaring cash would have an order marked paid,
+    and escrow credited, with no money taken; a village station's operator keeps no till."""
     if method != CASH:
         return
-    at_a_till = principal.role is Role.CLERK and not principal.is_station_operator
-    if not (at_a_till or principal.role in (Role.MERCHANT, Role.OPERATOR)):
-        raise CashOnlyAtTill("cash is taken by staff at a store's till; pay by card", field="method")
+    at_its_till = (principal.role is Role.CLERK and not principal.is_station_operator
+                   and principal.location_id is not None and principal.location_id == order["location_id"])
+    if not at_its_till:
+        raise CashOnlyAtTill("cash is taken and paid back at the till of the order's store, by its clerk; pay by card",
+                             field="method")
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -487,6 +487,21 @@ async def refunds_of_order(conn: AsyncConnection, order_id: int) -> list[dict[st
     return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 
+async def cash_refunds_waiting(conn: AsyncConnection, location_id: int, limit: int = 50) -> list[dict[str, Any]]:
+    """Approved refunds of cash payments for orders of this store, oldest first: notes its clerk is to hand back."""
+    from unichannel.orders.repository import orders
+
+    query = (
+        select(refunds.c.id, refunds.c.order_id, refunds.c.amount_minor, refunds.c.currency, refunds.c.reason,
+               refunds.c.created_at)
+        .join(payments, payments.c.id == refunds.c.payment_id)
+        .join(orders, orders.c.id == refunds.c.order_id)
+        .where(refunds.c.status == "processing", payments.c.gateway == "cash", orders.c.location_id == location_id)
+        .order_by(refunds.c.id).limit(limit)
+    )
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
 async def refunds_in_status(conn: AsyncConnection, status: str, limit: int) -> list[dict[str, Any]]:
     query = select(refunds).where(refunds.c.status == status).order_by(refunds.c.id).limit(limit)
     return [dict(r) for r in (await conn.execute(query)).mappings()]

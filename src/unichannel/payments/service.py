@@ -247,7 +247,8 @@ async def decide_refund(
 async def pay_back_processing_refunds(uow_factory: UnitOfWorkFactory, gateway: PaymentGateway, limit: int = 100
                                       ) -> list[int]:
     """Asks the gateway to pay back each refund the ledger has approved (in its parts: one capture, or for an
-    instalment order the shopper's repayments); marks it succeeded once the gateway has. Called after the approving
+    instalment order the shopper's repayments); marks it succeeded once the gateway has. A refund of cash is left
+    for the store's clerk (`paid_back_in_cash`). Called after the approving
     transaction commits, and by the sweeper for any left over (a crash in between): every gateway call is keyed on
     the refund and part, so a retry never pays twice."""
     async with uow_factory(read_only=True) as uow:
@@ -255,6 +256,8 @@ async def pay_back_processing_refunds(uow_factory: UnitOfWorkFactory, gateway: P
     done = []
     for found in waiting:
         parts = found["gateway_parts"] or []
+        if any(model.is_cash(reference) for reference, _ in parts):
+            continue  # notes the store's clerk hands back, then says so: `paid_back_in_cash`
         try:
             for number, (reference, amount) in enumerate(parts):
                 key = f"refund:{found['id']}" if len(parts) == 1 else f"refund:{found['id']}:{number}"
@@ -266,6 +269,21 @@ async def pay_back_processing_refunds(uow_factory: UnitOfWorkFactory, gateway: P
             if await refund_paid_back(uow, f"refund:{found['id']}") == "refunded":
                 done.append(found["id"])
     return done
+
+
+async def paid_back_in_cash(uow: UnitOfWork, clerk: Principal, order: dict[str, Any], refund_id: int) -> None:
+    """The clerk of the order's store has handed the refund's notes back to the member: it is `succeeded`. Only a
+    refund of a cash payment, approved and not yet paid back; once (a second time is a 409)."""
+    model.check_may_take_cash(clerk, model.CASH, order)
+    refund = await repository.get_refund(uow.conn, refund_id)
+    if refund is None or refund["order_id"] != order["id"]:
+        raise NotFound("no such refund of this order", field="refund_id")
+    if not any(model.is_cash(reference) for reference, _ in refund["gateway_parts"] or []):
+        raise IllegalTransition("this refund is paid back to the card, not in cash", field="refund_id")
+    if refund["status"] != "processing":
+        raise IllegalTransition(f"this refund is {refund['status']}, not waiting to be paid back", field="refund_id")
+    if await refund_paid_back(uow, f"refund:{refund_id}") != "refunded":  # another counter said so just now
+        raise IllegalTransition("this refund was paid back already", field="refund_id")
 
 
 async def void_stale_authorizations(uow_factory: UnitOfWorkFactory, gateway: PaymentGateway, older_than: timedelta,
