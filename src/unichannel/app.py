@@ -93,7 +93,8 @@ def create_app(
         engine = create_engine(settings)
         uow_factory = UnitOfWorkFactory(engine, clock, settings)
         bus = EventBus()
-        relay = OutboxRelay(engine, bus, clock, broadcast=LIVE_TOPICS)
+        broadcasting = settings.live_broadcast and engine.dialect.name == "postgresql"
+        relay = OutboxRelay(engine, bus, clock, broadcast=LIVE_TOPICS if broadcasting else ())
         uow_factory.after_commit = relay.wake
         app.state.settings = settings
         app.state.engine = engine
@@ -101,7 +102,7 @@ def create_app(
         app.state.bus = bus
         app.state.live = live = LiveHub()
         # Live pages follow every process's events on PostgreSQL (the relay broadcasts them), this process's on SQLite.
-        feed = BroadcastFeed(engine, live.deliver) if engine.dialect.name == "postgresql" else None
+        feed = BroadcastFeed(engine, live.deliver) if broadcasting else None
         if feed is None:
             bus.subscribe("", live.deliver)
         app.state.broadcast = feed

@@ -151,10 +151,19 @@ class OutboxRelay:
                 )
                 broadcast = [e for e in events if e.topic.startswith(self._broadcast)] if self._broadcast else []
                 if broadcast:
-                    for payload in broadcast_payloads(broadcast):
-                        await conn.execute(text("SELECT pg_notify(:channel, :payload)"),
-                                           {"channel": BROADCAST_CHANNEL, "payload": payload.decode()})
+                    await self._notify(conn, broadcast)
             return len(events)
+
+    async def _notify(self, conn: AsyncConnection, events: list[Event]) -> None:
+        """Sends the events to every process when this transaction commits. In a savepoint of its own: a broadcast
+        that fails (live pages miss a redraw) must never stop the events being published."""
+        try:
+            async with conn.begin_nested():
+                for payload in broadcast_payloads(events):
+                    await conn.execute(text("SELECT pg_notify(:channel, :payload)"),
+                                       {"channel": BROADCAST_CHANNEL, "payload": payload.decode()})
+        except Exception:
+            log.exception("broadcasting %d events failed; they are published in this process only", len(events))
 
     async def run(self) -> None:
         while True:
@@ -197,6 +206,7 @@ class BroadcastFeed:
     """
 
     PING_SECONDS = 30.0
+    BACKLOG = 10_000  # broadcasts received and not yet handed on; past it the oldest are dropped
 
     def __init__(self, engine: AsyncEngine, deliver: Callable[[Event], Awaitable[None]], *,
                  retry_seconds: float = 1.0) -> None:
@@ -214,7 +224,14 @@ class BroadcastFeed:
         return await asyncpg.connect(*args, **params, timeout=10)
 
     async def _received(self, payload: str) -> None:
-        for item in orjson.loads(payload):
+        try:
+            items = orjson.loads(payload)
+            if not isinstance(items, list) or not all(isinstance(i, dict) and "id" in i for i in items):
+                raise ValueError("not a list of events")
+        except ValueError:  # (orjson's decode error is one) someone else's NOTIFY on our channel: not ours to read
+            log.warning("ignored a broadcast that is not a list of events: %.80s", payload)
+            return
+        for item in items:
             if "topic" not in item:  # too big to broadcast: read it from the outbox
                 async with self._engine.connect() as conn:
                     row = (await conn.execute(select(outbox_events).where(outbox_events.c.id == item["id"]))
@@ -237,9 +254,15 @@ class BroadcastFeed:
             try:
                 connection = await self._connect()
                 received: asyncio.Queue[str | None] = asyncio.Queue()  # None: the connection is gone
+
+                def keep(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
+                    if received.qsize() >= self.BACKLOG:  # far behind: the oldest news is the least worth having
+                        with contextlib.suppress(asyncio.QueueEmpty):
+                            received.get_nowait()
+                    received.put_nowait(payload)
+
                 connection.add_termination_listener(lambda _conn: received.put_nowait(None))
-                await connection.add_listener(
-                    BROADCAST_CHANNEL, lambda _conn, _pid, _channel, payload: received.put_nowait(payload))
+                await connection.add_listener(BROADCAST_CHANNEL, keep)
                 self.listening.set()
                 while True:
                     try:

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
         default=True, description="Coalesce concurrent flash-sale orders per sale (off: one transaction per order)."
     )
     bench_endpoints: bool = Field(default=False, description="Serve the benchmark's trivial endpoint.")
+    live_broadcast: bool = Field(
+        default=True, description="On PostgreSQL, live pages hear every server process's events (NOTIFY); off: only "
+        "their own process's (enough for a single process).")
     max_line_quantity: int = Field(default=999, ge=1, description="Largest quantity of one SKU in a cart or order line.")
     max_stock_quantity: int = Field(default=10_000_000, ge=1, description="Largest single stock movement.")
     return_window_days: int = Field(

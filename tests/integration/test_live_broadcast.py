@@ -15,7 +15,9 @@ from tests.integration.server import running_server
 from tests.integration.world import build_world
 from unichannel.clock import FixedClock
 from unichannel.db import create_engine
-from unichannel.events import BroadcastFeed, Event, EventBus, OutboxRelay, write_events
+from unichannel import events as events_module
+from unichannel.app import create_app
+from unichannel.events import BROADCAST_CHANNEL, BroadcastFeed, Event, EventBus, OutboxRelay, write_events
 from unichannel.pages.live import LIVE_TOPICS
 from unichannel.settings import Settings
 from unichannel.uow import UnitOfWorkFactory
@@ -109,6 +111,56 @@ async def test_only_the_topics_live_pages_follow_are_broadcast(postgres_only_url
     finally:
         await feed.stop()
         await engine.dispose()
+
+
+async def test_a_stranger_on_the_channel_is_ignored_and_a_failed_broadcast_never_stops_publishing(
+        postgres_only_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(database_url=postgres_only_url)
+    engine = create_engine(settings)
+    received, on_bus = Received(), Received()
+    bus = EventBus()
+    bus.subscribe("", on_bus.deliver)
+    relay = OutboxRelay(engine, bus, FixedClock(NOW))
+    feed = BroadcastFeed(engine, received.deliver)
+    try:
+        feed.start()
+        await asyncio.wait_for(feed.listening.wait(), 15)
+        async with engine.begin() as conn:
+            for stranger in ("hello", "[1, 2]", '{"id": 1}'):
+                await conn.execute(text("SELECT pg_notify(:c, :p)"), {"c": BROADCAST_CHANNEL, "p": stranger})
+        await _write(engine, [Event("stock.changed", "stock", "3", {"variant_id": 3})])
+        assert await relay.publish_pending() == 1
+        [event] = await received.until(1)  # still listening, on the same connection
+        assert event.payload == {"variant_id": 3} and feed.listening.is_set()
+
+        def broken(events, limit=0):  # noqa: ANN001, ANN202
+            raise RuntimeError("the broadcast could not be encoded")
+
+        monkeypatch.setattr(events_module, "broadcast_payloads", broken)
+        await _write(engine, [Event("stock.changed", "stock", "4", {"variant_id": 4})])
+        assert await relay.publish_pending() == 1  # published (and marked so) all the same
+        assert await relay.publish_pending() == 0
+        assert [e.payload["variant_id"] for e in on_bus.events] == [3, 4]
+        await asyncio.sleep(0.2)
+        assert len(received.events) == 1  # the broken broadcast never went out
+    finally:
+        await feed.stop()
+        await engine.dispose()
+
+
+async def test_with_broadcast_off_a_single_process_pages_follow_its_own_relay(postgres_only_url: str) -> None:
+    settings = Settings(database_url=postgres_only_url, live_broadcast=False)
+    app = create_app(settings, clock=FixedClock(NOW), run_background_tasks=False)
+    async with app.router.lifespan_context(app):
+        assert app.state.broadcast is None
+        stream = app.state.live.listen(lambda e: True, heartbeat_seconds=5)
+        first = asyncio.ensure_future(anext(stream))
+        await asyncio.sleep(0)
+        await _write(app.state.engine, [Event("stock.changed", "stock", "5", {"variant_id": 5})])
+        assert await app.state.relay.publish_pending() == 1
+        event = await asyncio.wait_for(first, 5)
+        assert event.payload == {"variant_id": 5}
+        await stream.aclose()
 
 
 async def test_a_feed_whose_connection_is_killed_listens_again(postgres_only_url: str) -> None:

@@ -1,7 +1,8 @@
 """`unichannel bench live-pages`: how long after a change the open pages show it.
 
-Starts the PostgreSQL-backed server (uvicorn) twice: with one worker (a page hears its own process's events: the
-baseline) and with W workers (a page hears every process's events through the relay's broadcast). Against each it
+Starts the PostgreSQL-backed server (uvicorn) twice: with one worker whose pages follow its own relay directly
+(`UNICHANNEL_LIVE_BROADCAST=false`: the baseline) and with W workers (a page hears every process's events through the
+relay's broadcast, NOTIFY). Against each it
 opens V product pages' Server-Sent Event streams and S big screens, then, from this process:
   - changes the product's stock N times through the API (each change one unit less), and measures for every open
     product page the time from sending the change to the first redraw showing it (or a later one);
@@ -226,7 +227,9 @@ def run(workers: int, viewers: int, screens: int, changes: int, orders: int, rat
             name = "1 worker (own events)" if count == 1 else f"{count} workers (broadcast)"
             print(f"running {name}: {viewers} product pages, {screens} big screens, {changes} stock changes, "
                   f"{orders} paid orders ...", flush=True)
-            server = Server(url, count, {"UNICHANNEL_DATABASE_POOL_SIZE": "10"})
+            # The baseline: one process whose pages follow its own relay directly (no broadcast at all).
+            server = Server(url, count, {"UNICHANNEL_DATABASE_POOL_SIZE": "10",
+                                         "UNICHANNEL_LIVE_BROADCAST": "false" if count == 1 else "true"})
             try:
                 scenarios[str(count)] = {"name": name, "workers": count} | asyncio.run(
                     _scenario(server.base, seeded, viewers, screens, changes, orders, rate))
