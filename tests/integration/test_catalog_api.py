@@ -513,6 +513,31 @@ async def test_an_empty_or_non_utf8_file_is_refused_naming_the_file(env, data, m
     assert await catalog_counts(env) == before
 
 
+def multipart_with_file_name(file_name: str, data: bytes, **fields: str) -> tuple[bytes, str]:
+    """(body, content type) of a form whose `file` carries `file_name` byte for byte: httpx would percent-encode a
+    control character in a file name (a%00b), and a browser or curl can send it raw."""
+    boundary = "unichannel-test-boundary"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+             for name, value in fields.items()]
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{file_name}"\r\n'
+                 "Content-Type: text/csv\r\n\r\n".encode() + data + b"\r\n")
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.mark.parametrize("file_name", ["shop\x00ify.csv", "shop\x1bify.csv"], ids=["nul", "escape"])
+async def test_an_upload_whose_file_name_has_a_control_character_is_refused_naming_the_file(env, file_name):
+    world = await build_world(env)
+    before = await catalog_counts(env)
+    body, content_type = multipart_with_file_name(file_name, SHOPIFY_FIXTURE.read_bytes())
+
+    refused = await env.client.post("/api/v1/imports/shopify", content=body,
+                                    headers={**world.auth("staff_a"), "Content-Type": content_type})
+
+    assert_error(refused, 422, "invalid_input", "file")
+    assert "control character" in refused.json()["message"]
+    assert await catalog_counts(env) == before
+
+
 async def test_a_multipart_upload_without_the_file_field_is_refused(env):
     world = await build_world(env)
 

@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.test_catalog_api import multipart_with_file_name
 from tests.integration.test_orders_api import add, place
 from tests.integration.world import _location, build_world, count, stock_of
 from unichannel.catalog import repository as catalog_repository
 from unichannel.catalog import service as catalog
 from unichannel.catalog.model import Channel, ImportIssue, ParsedFile, PriceDraft, ProductDraft, VariantDraft
+from unichannel.errors import InvalidInput
 from unichannel.inventory import service as inventory
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -408,6 +410,46 @@ async def test_an_import_that_cannot_start_says_why_next_to_the_field_and_import
     error = re.search(rf'<p id="import-{field}-error" class="field-error">([^<]*)</p>', refused.text)
     assert error and message in error.group(1)
     assert await variant_of(env, world, "OCT-S-WHT") is None
+
+
+# A NUL in the upload's file name was a 503 on PostgreSQL (which cannot store it) and was stored as is on SQLite.
+@pytest.mark.parametrize(
+    ("file_name", "lang", "message"),
+    [
+        ("shop\x00ify.csv", "en", "the file name contains a control character (U+0000)"),
+        ("shop\x07ify.csv", "zh_CN", "文件名含有控制字符 U+0007，请给文件改名后重新上传"),
+    ],
+    ids=["nul-english", "bell-chinese"],
+)
+async def test_a_file_name_with_a_control_character_is_refused_next_to_the_file_field_and_records_nothing(
+    env, file_name, lang, message
+):
+    world = await build_world(env)
+    sign_in(env, world, "staff_a")
+    body, content_type = multipart_with_file_name(file_name, (FIXTURES / "shopify_products.csv").read_bytes(),
+                                                  source="shopify")
+
+    refused = await env.client.post("/console/import", content=body, headers={"Content-Type": content_type},
+                                    params={"lang": lang})
+
+    assert refused.status_code == 422
+    error = re.search(r'<p id="import-file-error" class="field-error">([^<]*)</p>', refused.text)
+    assert error and message in error.group(1)
+    assert await count(env, catalog_repository.import_jobs) == 0
+    assert await variant_of(env, world, "OCT-S-WHT") is None
+
+
+async def test_an_import_is_never_recorded_under_a_file_name_with_a_control_character(env):
+    world = await build_world(env)
+    staff = await env.app.state.authenticator.authenticate(world.tokens["staff_a"])
+
+    with pytest.raises(InvalidInput) as refused:
+        async with env.uow() as uow:
+            await catalog.start_import(uow, staff, world.ids["brand_a"], source="shopify", file_name="big\x00.csv",
+                                       location_id=None, parsed=ParsedFile([], [], 0))
+
+    assert (refused.value.field, refused.value.details) == ("file", {"character": "U+0000"})
+    assert await count(env, catalog_repository.import_jobs) == 0
 
 
 async def running_import(env, world, who: str = "staff_a", *, products: int = 120, done: int = 40) -> int:

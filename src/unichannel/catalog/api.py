@@ -10,7 +10,15 @@ from unichannel.access.model import Principal, Role
 from unichannel.api_types import IdPath
 from unichannel.catalog import repository, service
 from unichannel.catalog.imports import parse_shopify, parse_woocommerce
-from unichannel.catalog.model import PriceDraft, ProductDraft, VariantDraft, category_and_descendants, scan_url, slugify
+from unichannel.catalog.model import (
+    PriceDraft,
+    ProductDraft,
+    VariantDraft,
+    category_and_descendants,
+    check_file_name,
+    scan_url,
+    slugify,
+)
 from unichannel.catalog.schemas import (
     FulfilmentStrategyIn,
     CategoryOut,
@@ -258,6 +266,7 @@ async def _uploaded_text(request: Request) -> str:
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise InvalidInput("attach the CSV as the form field 'file'", field="file")
+        check_file_name(upload.filename or "")  # the console stores it as the import's name
         raw = await upload.read()
     else:
         raw = await request.body()

@@ -207,6 +207,18 @@ IMPORT_SOURCES = ("woocommerce", "shopify")
 # A running import writes its row after every chunk of products, which takes well under a second; a row silent for this
 # long belongs to a server process that died (or was restarted) mid-import, and nobody will finish it.
 IMPORT_SILENCE_LIMIT = timedelta(minutes=5)
+# No real file name holds a control character (C0, DEL, C1), and PostgreSQL cannot store NUL in text at all.
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def check_file_name(file_name: str) -> str:
+    """An uploaded file's name, fit to store and show: one with a control character is refused, naming it."""
+    found = CONTROL_CHARACTER.search(file_name)
+    if found:
+        character = f"U+{ord(found.group()):04X}"
+        raise InvalidInput(f"the file name contains a control character ({character}); rename the file and upload it "
+                           "again", field="file", details={"character": character})
+    return file_name
 
 
 class ImportStatus(StrEnum):

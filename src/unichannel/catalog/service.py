@@ -20,6 +20,7 @@ from unichannel.catalog.model import (
     MerchantKind,
     ParsedFile,
     ProductDraft,
+    check_file_name,
     check_slug,
     import_state,
     merged_issues,
@@ -237,6 +238,7 @@ async def start_import(
     principal.check_merchant(merchant_id, "merchant")
     if source not in IMPORT_SOURCES:
         raise InvalidInput(f"the source is one of {', '.join(IMPORT_SOURCES)}", field="source")
+    check_file_name(file_name)
     now = uow.now()
     job_id = await repository.insert_import_job(uow.conn, {
         "merchant_id": merchant_id, "started_by": principal.key, "source": source, "file_name": file_name[:120],
