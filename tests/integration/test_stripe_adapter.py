@@ -35,17 +35,20 @@ def recording(name: str) -> dict:
 
 
 class RecordedStripe:
-    """Answers each Stripe endpoint with its recording and keeps every request for the test to inspect."""
+    """Answers each Stripe endpoint with its recording and keeps every request for the test to inspect; `refusal`
+    names a recorded error that Stripe answers to every request with 400 instead."""
 
-    def __init__(self, declines: bool = False, status: int | None = None) -> None:
+    def __init__(self, declines: bool = False, status: int | None = None, refusal: str | None = None) -> None:
         self.requests: list[tuple[str, str, dict[str, str], dict[str, str]]] = []
-        self.declines, self.status = declines, status
+        self.declines, self.status, self.refusal = declines, status, refusal
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
         self.requests.append((request.method, request.url.path, form, dict(request.headers)))
         if self.status is not None:
             return httpx.Response(self.status, json={"error": {"type": "api_error", "message": "try later"}})
+        if self.refusal is not None:
+            return httpx.Response(400, json=recording(self.refusal))
         path = request.url.path
         if path == "/v1/payment_intents":
             if self.declines:
@@ -96,6 +99,25 @@ async def test_capture_void_and_refund_call_their_endpoints_with_their_own_keys(
 async def test_a_declined_card_is_a_payment_declined_error_with_stripes_message():
     with pytest.raises(PaymentDeclined, match="Your card was declined"):
         await gateway(RecordedStripe(declines=True)).authorize(
+            reference="order:1", amount_minor=9900, currency="CNY", method="card", token="pm_card_visa",
+            idempotency_key="k")
+
+
+async def test_a_payment_method_stripe_does_not_know_is_declined_on_the_card_field_with_stripes_message():
+    """The PaymentMethod id comes from the shopper's browser: Stripe refusing it (400 invalid_request_error on
+    `payment_method`) is the shopper's card to enter again, not Stripe being down (it was a 503 gateway_unavailable)."""
+    stripe = RecordedStripe(refusal="payment_method_missing")
+    with pytest.raises(PaymentDeclined) as declined:
+        await gateway(stripe).authorize(reference="order:1", amount_minor=9900, currency="CNY", method="card",
+                                        token="pm_1QaLwX2eZvKYlo2CnotMine", idempotency_key="k")
+    assert (declined.value.status_code, declined.value.code, declined.value.field, declined.value.message) == (
+        402, "payment_declined", "token", "No such PaymentMethod: 'pm_1QaLwX2eZvKYlo2CnotMine'")
+    assert [path for _, path, _, _ in stripe.requests] == ["/v1/payment_intents"]
+
+
+async def test_any_other_request_stripe_refuses_stays_a_gateway_unavailable_error_with_stripes_message():
+    with pytest.raises(GatewayUnavailable, match="Stripe refused the request: Invalid integer: 99.5"):
+        await gateway(RecordedStripe(refusal="amount_invalid")).authorize(
             reference="order:1", amount_minor=9900, currency="CNY", method="card", token="pm_card_visa",
             idempotency_key="k")
 

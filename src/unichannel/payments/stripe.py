@@ -27,6 +27,11 @@ EVENT_KINDS = {
 }
 
 
+def _refuses_payment_method(error: Mapping[str, Any]) -> bool:
+    """Stripe's error says the request's `payment_method` (e.g. resource_missing: no such PaymentMethod)."""
+    return error.get("type") == "invalid_request_error" and error.get("param") == "payment_method"
+
+
 class StripeGateway:
     name = "stripe"
 
@@ -44,13 +49,17 @@ class StripeGateway:
         except httpx.HTTPError as error:
             raise GatewayUnavailable(f"Stripe did not answer ({type(error).__name__}); retry") from None
         body = response.json()
-        if response.status_code == 402 or body.get("error", {}).get("type") == "card_error":
-            message = body.get("error", {}).get("message", "the card was declined")
-            raise PaymentDeclined(message, field="token")
+        error = body.get("error", {})
+        if response.status_code == 402 or error.get("type") == "card_error":
+            raise PaymentDeclined(error.get("message", "the card was declined"), field="token")
         if response.status_code >= 500 or response.status_code == 429:
             raise GatewayUnavailable("Stripe is unavailable; nothing was charged, retry")
+        if response.status_code == 400 and _refuses_payment_method(error):
+            # The PaymentMethod id came from the shopper's browser (Stripe.js): one Stripe does not know or cannot
+            # use is the shopper's card to enter again, not Stripe being down.
+            raise PaymentDeclined(error.get("message", "the card could not be used"), field="token")
         if response.status_code >= 400:
-            raise GatewayUnavailable(f"Stripe refused the request: {body.get('error', {}).get('message', '')}")
+            raise GatewayUnavailable(f"Stripe refused the request: {error.get('message', '')}")
         return body
 
     async def authorize(self, *, reference: str, amount_minor: int, currency: str, method: str, token: str | None,
