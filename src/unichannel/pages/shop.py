@@ -42,7 +42,7 @@ WORDS = {
         "checkout": "去结算", "delivery": "配送方式", "address": "收货地址", "name": "收货人", "phone": "手机号",
         "line1": "详细地址", "city": "城市", "use_location": "使用我的位置", "show_options": "查看配送方式",
         "pay": "提交订单并支付", "card": "银行卡", "card_simulated": "模拟银行卡：演示用，不会扣真实的钱",
-        "card_needed": "请填写银行卡信息", "orders": "我的订单", "order": "订单",
+        "orders": "我的订单", "order": "订单",
         "status": "状态", "pickup_code": "取件码", "tracking": "物流", "fee": "运费", "total": "合计",
         "added": "已加入购物车", "no_options": "当前没有可用的配送方式", "window": "预计",
         "home_delivery": "送货上门", "express_30_min": "30分钟达", "store_pickup": "门店自提",
@@ -56,8 +56,8 @@ WORDS = {
         "remove": "Remove", "checkout": "Checkout", "delivery": "Delivery", "address": "Delivery address",
         "name": "Name", "phone": "Phone", "line1": "Address", "city": "City", "use_location": "Use my location",
         "show_options": "Show delivery options", "pay": "Place order and pay", "card": "Card",
-        "card_simulated": "Simulated card: a demo, no real money moves", "card_needed": "Enter your card details",
-        "orders": "My orders", "order": "Order", "status": "Status", "pickup_code": "Pickup code",
+        "card_simulated": "Simulated card: a demo, no real money moves", "orders": "My orders", "order": "Order",
+        "status": "Status", "pickup_code": "Pickup code",
         "tracking": "Tracking", "fee": "Delivery", "total": "Total", "added": "Added to your cart",
         "no_options": "No delivery option is possible right now", "window": "Expected",
         "home_delivery": "Home delivery", "express_30_min": "30-minute delivery", "store_pickup": "Store pickup",
@@ -109,11 +109,16 @@ def _card_entry(request: Request) -> dict[str, Any]:
 
 def _card_token(request: Request, token: str) -> str:
     """The token the card gateway charges: with Stripe, the PaymentMethod id Stripe.js made from the card (refused
-    before anything is placed when there is none); simulated, a test card token posted, else the card that pays."""
+    before anything is placed when there is none, or when what came is not one); simulated, a test card token
+    posted, else the card that pays. The refusals are in English, as a service's: a Chinese page says them with
+    pages/text.py."""
     if not _takes_cards_with_stripe(request):
         return token or SIMULATED_CARD
+    if not token:
+        raise InvalidInput("Enter your card details", field="token")
     if not PAYMENT_METHOD_ID.fullmatch(token):
-        raise InvalidInput(_words(request)["card_needed"], field="token")
+        raise InvalidInput("The card details did not come back from Stripe; enter your card again", field="token",
+                           details={"gateway": "Stripe"})
     return token
 
 
