@@ -137,6 +137,17 @@ async def test_a_network_failure_is_a_gateway_unavailable_error():
         await adapter.void(INTENT, idempotency_key="k")
 
 
+@pytest.mark.parametrize(("status", "body"), [(502, b"<html>Bad Gateway</html>"), (200, b"[]")],
+                         ids=["a-proxy-error-page", "not-an-object"])
+async def test_an_answer_that_is_not_stripes_json_is_a_gateway_unavailable_error(status, body):
+    def proxy(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, content=body, headers={"content-type": "text/html"})
+
+    adapter = StripeGateway(SECRET_KEY, WEBHOOK_SECRET, transport=httpx.MockTransport(proxy))
+    with pytest.raises(GatewayUnavailable, match="could not be read"):
+        await adapter.capture(INTENT, 9900, "CNY", idempotency_key="k")
+
+
 def signed(name: str, at: int, secret: str = WEBHOOK_SECRET, **object_changes) -> tuple[bytes, dict[str, str]]:
     event = recording(name)
     event["data"]["object"].update(object_changes)

@@ -48,7 +48,12 @@ class StripeGateway:
             response = await self._client.post(path, data=form, headers={"Idempotency-Key": idempotency_key})
         except httpx.HTTPError as error:
             raise GatewayUnavailable(f"Stripe did not answer ({type(error).__name__}); retry") from None
-        body = response.json()
+        try:
+            body = response.json()
+        except ValueError:  # a proxy's or load balancer's HTML error page, not Stripe's answer
+            body = None
+        if not isinstance(body, dict):
+            raise GatewayUnavailable(f"Stripe's answer could not be read (HTTP {response.status_code}); retry")
         error = body.get("error", {})
         if response.status_code == 402 or error.get("type") == "card_error":
             raise PaymentDeclined(error.get("message", "the card was declined"), field="token")
