@@ -17,6 +17,7 @@ from unichannel.clock import FixedClock
 from unichannel.db import create_engine
 from unichannel import events as events_module
 from unichannel.app import create_app
+from unichannel.bench.live_pages import sse_events
 from unichannel.events import BROADCAST_CHANNEL, BroadcastFeed, Event, EventBus, OutboxRelay, write_events
 from unichannel.pages.live import LIVE_TOPICS
 from unichannel.settings import Settings
@@ -188,20 +189,6 @@ async def test_a_feed_whose_connection_is_killed_listens_again(postgres_only_url
         await engine.dispose()
 
 
-async def _sse_events(response: httpx.Response, name: str):  # noqa: ANN202
-    """The data of each `name` event on an open Server-Sent Events stream (its `data:` lines joined)."""
-    event, data = None, []
-    async for line in response.aiter_lines():
-        if line.startswith("event:"):
-            event = line.removeprefix("event:").strip()
-        elif line.startswith("data:"):
-            data.append(line.removeprefix("data:").removeprefix(" "))
-        elif not line:
-            if event == name:
-                yield "\n".join(data)
-            event, data = None, []
-
-
 def test_a_product_page_on_one_server_sees_stock_sold_through_another(postgres_only_url: str) -> None:
     settings = Settings(database_url=postgres_only_url)
 
@@ -227,7 +214,7 @@ def test_a_product_page_on_one_server_sees_stock_sold_through_another(postgres_o
                         json={"variant_id": world.ids["tee"], "location_id": world.ids["WH"], "delta": -7,
                               "reason": "counted"})
                     assert adjusted.status_code == 200, adjusted.text
-                    return await asyncio.wait_for(anext(_sse_events(stream, "availability")), 20)
+                    return await asyncio.wait_for(anext(sse_events(stream, "availability")), 20)
 
         html = asyncio.run(scenario())
     assert "3 left at Wh" in html and "2 left at Store-1" in html

@@ -102,7 +102,7 @@ async def _seed(url: str, shoppers: int) -> Seeded:
         await factory.engine.dispose()
 
 
-async def _events(response: httpx.Response, name: str):  # noqa: ANN202
+async def sse_events(response: httpx.Response, name: str):  # noqa: ANN201
     """The data of each `name` event of a Server-Sent Events stream (its data lines joined)."""
     event, data = None, []
     async for line in response.aiter_lines():
@@ -143,7 +143,7 @@ async def _follow(client: httpx.AsyncClient, url: str, event: str, pattern: re.P
     async with client.stream("GET", url, cookies=cookies) as response:
         response.raise_for_status()
         page.ready.set()
-        async for data in _events(response, event):
+        async for data in sse_events(response, event):
             found = pattern.search(data)
             if found:
                 page.shown.append((time.monotonic(), int(found.group(1))))
