@@ -622,6 +622,15 @@ def token_create(
         raise typer.Exit(2) from None
 
 
+def _write_report(path: Path, report: dict) -> None:
+    """A benchmark's report as JSON, for comparing runs."""
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    console.print(f"wrote {path}")
+
+
 @bench_app.command("flash-sale")
 def bench_flash_sale(
     workers: Annotated[int, typer.Option(min=1, max=16)] = 2,
@@ -634,8 +643,6 @@ def bench_flash_sale(
     ),
 ) -> None:
     """Coalesced flash-sale orders vs one transaction per order vs a trivial endpoint, on PostgreSQL, with wrk."""
-    import json
-
     from rich.table import Table
 
     from unichannel.bench.flash_sale import run
@@ -658,9 +665,7 @@ def bench_flash_sale(
                   f"{report['ratio_unichannel_to_trivial']}x   oversold: {report['oversold']}   lost: {report['lost']}   "
                   f"memory per worker: {report['memory_per_worker_mib']} MiB")
     if json_file is not None:
-        json_file.parent.mkdir(parents=True, exist_ok=True)
-        json_file.write_text(json.dumps(report, indent=2) + "\n")
-        console.print(f"wrote {json_file}")
+        _write_report(json_file, report)
     if report["oversold"] or report["lost"]:
         raise typer.Exit(1)
 
@@ -680,8 +685,6 @@ def bench_live_pages(
 ) -> None:
     """How long after a stock change or a paid order the open product pages and big screens show it, with one
     server process and with several (events broadcast between them), on PostgreSQL."""
-    import json
-
     from rich.table import Table
 
     from unichannel.bench.live_pages import run
@@ -704,9 +707,7 @@ def bench_live_pages(
     console.print(f"p99 with {workers} workers / with 1: product pages {ratios['product_pages']}x, "
                   f"big screens {ratios['big_screens']}x   missed: {report['missed']}")
     if json_file is not None:
-        json_file.parent.mkdir(parents=True, exist_ok=True)
-        json_file.write_text(json.dumps(report, indent=2) + "\n")
-        console.print(f"wrote {json_file}")
+        _write_report(json_file, report)
     if report["missed"]:
         raise typer.Exit(1)
 

@@ -62,6 +62,11 @@ def is_cash(gateway_reference: str) -> bool:
     return gateway_reference.startswith(CASH_REFERENCE_PREFIX)
 
 
+def pays_back_in_cash(gateway_parts: list[list[Any]] | None) -> bool:
+    """Whether a refund (its [[gateway reference, amount], ...]) is notes a store's clerk hands back."""
+    return any(is_cash(reference) for reference, _ in gateway_parts or [])
+
+
 def check_may_take_cash(principal: Principal, method: str, order: Mapping[str, Any]) -> None:
     """Cash is notes handed over a store's counter, so only the clerk of the store an order belongs to (its till
     sale, its pickup) says it was taken, or pays it back. Anyone else declaring cash would have an order marked paid,

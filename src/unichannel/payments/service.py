@@ -256,7 +256,7 @@ async def pay_back_processing_refunds(uow_factory: UnitOfWorkFactory, gateway: P
     done = []
     for found in waiting:
         parts = found["gateway_parts"] or []
-        if any(model.is_cash(reference) for reference, _ in parts):
+        if model.pays_back_in_cash(parts):
             continue  # notes the store's clerk hands back, then says so: `paid_back_in_cash`
         try:
             for number, (reference, amount) in enumerate(parts):
@@ -278,7 +278,7 @@ async def paid_back_in_cash(uow: UnitOfWork, clerk: Principal, order: dict[str, 
     refund = await repository.get_refund(uow.conn, refund_id)
     if refund is None or refund["order_id"] != order["id"]:
         raise NotFound("no such refund of this order", field="refund_id")
-    if not any(model.is_cash(reference) for reference, _ in refund["gateway_parts"] or []):
+    if not model.pays_back_in_cash(refund["gateway_parts"]):
         raise IllegalTransition("this refund is paid back to the card, not in cash", field="refund_id")
     if refund["status"] != "processing":
         raise IllegalTransition(f"this refund is {refund['status']}, not waiting to be paid back", field="refund_id")
