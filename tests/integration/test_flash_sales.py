@@ -13,6 +13,7 @@ from unichannel.idempotency import idempotency_keys
 from unichannel.inventory.repository import reservations
 from unichannel.orders import service as orders_service
 from unichannel.orders.repository import orders
+from unichannel.promotions import repository as promotions_repository
 from unichannel.promotions import service as promotions
 from unichannel.promotions.repository import flash_sale_purchases, flash_sales
 from unichannel.promotions.service import FlashRequest
@@ -169,6 +170,25 @@ async def test_a_store_outside_the_sale_cannot_sell_it(env):
     assert await count(env, orders) == 0
 
 
+async def test_a_stale_sale_copy_is_read_again_once_however_many_buyers_arrive(env, monkeypatch):
+    world = await build_flash_world(env.uow, env.clock.now(), units=100, limit=1, buyers=20)
+    assert (await buy(env, world, "buyer0")).status_code == 201  # the process now holds a copy of the sale
+    unlocked_reads = []
+    real_get_sale = promotions_repository.get_sale
+
+    async def counted(conn, sale_id, *, lock=False):
+        if not lock:
+            unlocked_reads.append(sale_id)
+        return await real_get_sale(conn, sale_id, lock=lock)
+
+    monkeypatch.setattr(promotions_repository, "get_sale", counted)
+    env.clock.advance(seconds=2)  # the copy is stale
+    answers = await asyncio.gather(*(buy(env, world, f"buyer{n}") for n in range(1, 20)))
+    assert [a.status_code for a in answers] == [201] * 19
+    assert unlocked_reads == [world.sale_id]  # one read for nineteen buyers, not nineteen
+    assert await count(env, orders) == 20
+
+
 async def test_a_cancelled_or_lapsed_flash_order_gives_its_units_back_to_the_sale_and_the_buyer(env):
     world = await build_flash_world(env.uow, env.clock.now(), units=2, limit=1)
     kept = (await buy(env, world, "buyer0")).json()["order_id"]
@@ -176,7 +196,7 @@ async def test_a_cancelled_or_lapsed_flash_order_gives_its_units_back_to_the_sal
     assert (await buy(env, world, "buyer2")).json()["code"] == "sold_out"
     assert (await env.client.post(f"/api/v1/orders/{cancelled}/cancel", headers=world.auth("buyer1"))).status_code == 200
     assert (await sale_row(env, world))["sold"] == 1
-    env.clock.advance(seconds=2)  # past the in-process sale cache
+    env.clock.advance(seconds=2)  # past the in-process sale cache: its stale copy says sold out, and must not answer
     again = await buy(env, world, "buyer1")
     assert again.status_code == 201, again.text
     env.clock.advance(minutes=env.settings.flash_hold_minutes, seconds=1)

@@ -16,7 +16,7 @@ from unichannel.api_types import MAX_ID, IdPath
 from unichannel.catalog import service as catalog_service
 from unichannel.checkout.api import CustomerParam, cart_owner
 from unichannel.clock import Clock
-from unichannel.errors import InvalidInput, MalformedJson, NotFound, NotParticipating
+from unichannel.errors import InvalidInput, MalformedJson, NotFound, NotParticipating, NotStarted, SoldOut
 from unichannel.inventory import repository as inventory_repository
 from unichannel.promotions import repository, service
 from unichannel.promotions.model import check_open
@@ -88,25 +88,30 @@ class SaleCache:
     are answered without touching the database (sold-out replies are at least as fast as orders).
 
     One read per sale at a time: when an entry goes stale, one request reads the sale again while the others carry on
-    with the stale copy (or, with none yet, wait for that one read) instead of each taking a database connection. A
-    stale copy never decides an order: the batch reads the sale again under its lock."""
+    with the stale copy (or wait for that one read) instead of each taking a database connection. A stale copy may
+    only let a request on to its batch, which reads the sale again under its lock: a refusal (not started, sold out)
+    is never given from it."""
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._entries: dict[int, tuple[datetime, dict[str, Any], list[int]]] = {}
         self._reading: dict[int, asyncio.Future[tuple[dict[str, Any], list[int]]]] = {}
 
-    async def get(self, request: Request, sale_id: int) -> tuple[dict[str, Any], list[int]]:
+    async def get(
+        self, request: Request, sale_id: int, *, stale_ok: bool = True
+    ) -> tuple[dict[str, Any], list[int], bool]:
+        """(sale, pool, stale): with `stale_ok`, a stale copy while another request reads the sale again."""
         entry = self._entries.get(sale_id)
         if entry is not None and entry[0] > self._clock.now():
-            return entry[1], entry[2]
+            return entry[1], entry[2], False
         reading = self._reading.get(sale_id)
         if reading is None:
             reading = self._reading[sale_id] = asyncio.ensure_future(self._read(request, sale_id))
             reading.add_done_callback(lambda done: self._read_done(sale_id, done))
-        if entry is not None:
-            return entry[1], entry[2]
-        return await asyncio.shield(reading)
+        if entry is not None and stale_ok:
+            return entry[1], entry[2], True
+        sale, pool = await asyncio.shield(reading)
+        return sale, pool, False
 
     def _read_done(self, sale_id: int, done: asyncio.Future[Any]) -> None:
         self._reading.pop(sale_id, None)
@@ -174,9 +179,15 @@ async def _place(
     customer_id: int | None,
 ) -> Response:
     state = request.app.state
-    sale, pool = await state.sale_cache.get(request, sale_id)
+    sale, pool, stale = await state.sale_cache.get(request, sale_id)
     owner, channel, till = _buyer(caller, customer_id, pool)
-    check_open(terms_of(sale), sale["sold"], state.clock.now())
+    try:
+        check_open(terms_of(sale), sale["sold"], state.clock.now())
+    except (NotStarted, SoldOut):
+        if not stale:
+            raise
+        sale, pool, _ = await state.sale_cache.get(request, sale_id, stale_ok=False)
+        check_open(terms_of(sale), sale["sold"], state.clock.now())
     flash = FlashRequest(caller.key, owner, quantity, channel, till, idempotency_key)
     if idempotency_key is not None:
         idempotency.check_key(idempotency_key)
