@@ -29,6 +29,7 @@ class UnitOfWork:
     after_commit: Callable[[], None] | None = None
     read_only: bool = False  # promises no writes: on SQLite it reads a snapshot instead of queueing for the lock
     events: list[Event] = field(default_factory=list)
+    held: AsyncConnection | None = None  # a connection the caller holds (and closes) instead of one from the pool
     _conn: AsyncConnection | None = None
     _wrote_outbox_directly: bool = False
 
@@ -51,7 +52,7 @@ class UnitOfWork:
     async def __aenter__(self) -> UnitOfWork:
         self.events = []
         self._wrote_outbox_directly = False
-        self._conn = await self.engine.connect()
+        self._conn = self.held if self.held is not None else await self.engine.connect()
         if self.read_only:
             await self._conn.execution_options(**{READ_ONLY_OPTION: True})
         await self._conn.begin()
@@ -73,7 +74,8 @@ class UnitOfWork:
             else:
                 await conn.rollback()
         finally:
-            await conn.close()
+            if self.held is None:
+                await conn.close()
         if committed and (self.events or self._wrote_outbox_directly) and self.after_commit is not None:
             self.after_commit()
 
@@ -87,5 +89,7 @@ class UnitOfWorkFactory:
         self.settings = settings
         self.after_commit: Callable[[], None] | None = None
 
-    def __call__(self, *, read_only: bool = False) -> UnitOfWork:
-        return UnitOfWork(self.engine, self.clock, self.settings, after_commit=self.after_commit, read_only=read_only)
+    def __call__(self, *, read_only: bool = False, held: AsyncConnection | None = None) -> UnitOfWork:
+        """`held`: work on that connection (its holder closes it), e.g. batch after batch without a pool checkout."""
+        return UnitOfWork(self.engine, self.clock, self.settings, after_commit=self.after_commit, read_only=read_only,
+                          held=held)

@@ -15,6 +15,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from unichannel.errors import BatchFailed
 from unichannel.promotions import service
 from unichannel.promotions.service import FlashRequest, FlashResult
@@ -63,12 +65,15 @@ class FlashSaleCoalescer:
 
     async def _drain(self, sale_id: int) -> None:
         queue = self._queues[sale_id]
+        conn: AsyncConnection | None = None  # held while batches keep coming: no pool checkout (and ping) for each
         try:
             while queue:
                 taken = [queue.popleft() for _ in range(min(len(queue), self._max_batch))]
                 requests = [request for request, _ in taken]
                 try:
-                    results = await self._apply(sale_id, requests)
+                    if conn is None:
+                        conn = await self._uow_factory.engine.connect()
+                    results = await self._apply(sale_id, requests, conn)
                 except Exception as error:  # the transaction rolled back: nothing of this batch exists
                     self.stats.failed_batches += 1
                     log.error("flash-sale batch of %d failed: %r", len(taken), error)
@@ -76,17 +81,22 @@ class FlashSaleCoalescer:
                     for _, future in taken:
                         if not future.done():
                             future.set_exception(failure)
+                    await _release(conn)  # it may be the connection that failed: the next batch takes another
+                    conn = None
                     continue
                 for (_, future), result in zip(taken, results, strict=True):
                     if not future.done():
                         future.set_result(result)
         finally:
+            await _release(conn)
             del self._drainers[sale_id]
             if queue:  # requests that arrived while this drainer was exiting
                 self._drainers[sale_id] = asyncio.create_task(self._drain(sale_id), name=f"flash-sale-{sale_id}")
 
-    async def _apply(self, sale_id: int, requests: list[FlashRequest]) -> list[FlashResult]:
-        async with self._uow_factory() as uow:
+    async def _apply(
+        self, sale_id: int, requests: list[FlashRequest], conn: AsyncConnection | None = None
+    ) -> list[FlashResult]:
+        async with self._uow_factory(held=conn) as uow:
             results = await service.apply_batch(uow, sale_id, requests)
             if self.fault is not None:
                 self.fault(requests)
@@ -101,3 +111,13 @@ class FlashSaleCoalescer:
                 await asyncio.wait_for(asyncio.shield(task), timeout=10)
             except (TimeoutError, asyncio.CancelledError):
                 task.cancel()
+
+
+async def _release(conn: AsyncConnection | None) -> None:
+    """Gives a held connection back to the pool (which discards it if it was found broken)."""
+    if conn is None:
+        return
+    try:
+        await conn.close()
+    except Exception as error:  # a broken connection may fail even to close; the pool has let go of it
+        log.warning("closing a flash-sale connection failed: %r", error)

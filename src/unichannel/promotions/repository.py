@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     CheckConstraint,
     Column,
@@ -28,6 +29,7 @@ from unichannel.db import (
     pg_unnest_insert,
     upsert_insert,
 )
+from unichannel.idempotency import claim_arrays, claim_many, claim_many_sql
 from unichannel.inventory.model import StockLevel
 
 flash_sales = Table(
@@ -171,6 +173,7 @@ class BatchState:
     line_name: str
     reservation_ids: list[int]
     order_ids: list[int]
+    claimed: dict[tuple[str, str], int]  # the idempotency keys this batch now owns: (caller, key) -> claim id
 
 
 @dataclass(slots=True)
@@ -190,6 +193,7 @@ class BatchWrite:
 
 
 _BATCH_STATE_PG = """
+WITH claimed AS ({claim})
 SELECT
   (SELECT array_agg(location_id ORDER BY position) FROM flash_sale_locations WHERE flash_sale_id = $1) AS pool,
   (SELECT json_agg(json_build_array(st.location_id, st.on_hand, st.reserved, st.safety_stock))
@@ -201,30 +205,34 @@ SELECT
   (SELECT CASE WHEN v.name IN ('', p.name) THEN p.name ELSE p.name || ' · ' || v.name END
      FROM variants v JOIN products p ON p.id = v.product_id WHERE v.id = $2) AS line_name,
   (SELECT array_agg(nextval(pg_get_serial_sequence('reservations', 'id'))) FROM generate_series(1, $4)) AS holds,
-  (SELECT array_agg(nextval(pg_get_serial_sequence('orders', 'id'))) FROM generate_series(1, $4)) AS orders
-"""
+  (SELECT array_agg(nextval(pg_get_serial_sequence('orders', 'id'))) FROM generate_series(1, $4)) AS orders,
+  (SELECT json_agg(json_build_array(caller, key, id)) FROM claimed) AS claimed
+""".format(claim=claim_many_sql(5))
 
 
 async def read_batch_state(
-    conn: AsyncConnection, sale_id: int, customer_ids: list[int], batch_size: int
+    conn: AsyncConnection, sale_id: int, customer_ids: list[int], batch_size: int, claims: list[dict[str, Any]]
 ) -> BatchState | None:
-    """Locks the sale (every batch of it, in any process, queues here), then reads what the batch decides on and
-    allocates ids for as many orders as the batch could place. Two round trips on PostgreSQL."""
+    """Locks the sale (every batch of it, in any process, queues here), then reads what the batch decides on,
+    allocates ids for as many orders as the batch could place and claims the batch's idempotency keys (`claims`, rows
+    for `claim_many`). Two round trips on PostgreSQL: the lock is its own statement, so that the reads after it see
+    what the batch before committed (each statement reads a snapshot taken at its start)."""
     sale = await get_sale(conn, sale_id, lock=True)
     if sale is None:
         return None
     if conn.dialect.name == "postgresql":
-        import orjson
-
         raw = await pg_driver(conn)
-        row = await raw.fetchrow(_BATCH_STATE_PG, sale_id, sale["variant_id"], customer_ids, batch_size)
+        row = await raw.fetchrow(_BATCH_STATE_PG, sale_id, sale["variant_id"], customer_ids, batch_size,
+                                 *claim_arrays(claims))
+
         def decoded(value: Any) -> list[Any]:  # SQLAlchemy's asyncpg setup may already decode json
             return orjson.loads(value) if isinstance(value, str | bytes) else (value or [])
 
         levels = {loc: StockLevel(on, res, safe) for loc, on, res, safe in decoded(row["levels"])}
         purchased = {customer: quantity for customer, quantity in decoded(row["bought"])}
+        claimed = {(caller, key): claim_id for caller, key, claim_id in decoded(row["claimed"])}
         return BatchState(sale, list(row["pool"] or []), levels, purchased, row["sku"], row["line_name"],
-                          list(row["holds"]), list(row["orders"]))
+                          list(row["holds"]), list(row["orders"]), claimed)
     from unichannel.catalog.repository import get_product, get_variant
     from unichannel.inventory.repository import get_level, reservations
     from unichannel.orders.repository import orders
@@ -241,6 +249,7 @@ async def read_batch_state(
     return BatchState(
         sale, pool, levels, await bought(conn, sale_id, customer_ids), variant["sku"], name,
         await allocate_ids(conn, reservations, batch_size), await allocate_ids(conn, orders, batch_size),
+        await claim_many(conn, claims) if claims else {},
     )
 
 
@@ -277,8 +286,6 @@ async def _write_batch_generic(conn: AsyncConnection, plan: BatchWrite) -> None:
 
 
 async def _write_batch_pg(conn: AsyncConnection, plan: BatchWrite) -> None:
-    import orjson
-
     from unichannel.events import outbox_events
     from unichannel.inventory.repository import reservations
     from unichannel.orders.repository import order_history, order_lines, orders

@@ -1,7 +1,7 @@
 """Flash-sale use cases: create a sale, and apply a batch of buyers' requests in one short transaction.
 
 `apply_batch` is the whole hot path's database work: one locked read of the sale, one read of the buyers' counts and
-of the pool's stock, one conditional UPDATE per stock row used, and bulk INSERTs of every hold, checkout, order, line,
+of the pool's stock (claiming the requests' idempotency keys), one conditional UPDATE per stock row used, and bulk INSERTs of every hold, checkout, order, line,
 history row, outbox event and idempotency result. The caller commits (the unit of work) before anyone is answered.
 """
 
@@ -103,13 +103,15 @@ class _Claims:
     same_as: dict[int, int] = field(default_factory=dict)  # request index -> index of the identical earlier request
 
 
-async def _claim_keys(uow: UnitOfWork, batch: list[FlashRequest]) -> _Claims:
+def _keys_to_claim(batch: list[FlashRequest]) -> tuple[_Claims, dict[tuple[str, str], int]]:
+    """The batch's idempotency keys, each once: answers for requests repeating a key within the batch, and the first
+    request of each key, to be claimed."""
     claims = _Claims()
     first: dict[tuple[str, str], int] = {}
     for index, request in enumerate(batch):
         if request.idempotency_key is None:
             continue
-        key = (request.caller_key, request.idempotency_key)
+        key = (request.caller_key, idempotency.check_key(request.idempotency_key))
         if key in first:
             earlier = batch[first[key]]
             if earlier.fingerprint == request.fingerprint:
@@ -118,23 +120,24 @@ async def _claim_keys(uow: UnitOfWork, batch: list[FlashRequest]) -> _Claims:
                 claims.known[index] = KEY_REUSED
             continue
         first[key] = index
-    if not first:
-        return claims
-    rows = [
-        {"caller": k[0], "key": k[1], "request_hash": batch[i].fingerprint, "created_at": uow.now()}
-        for k, i in first.items()
-    ]
-    inserted = await idempotency.claim_many(uow, rows)
+    return claims, first
+
+
+async def _settle_claims(
+    uow: UnitOfWork, batch: list[FlashRequest], claims: _Claims, first: dict[tuple[str, str], int],
+    claimed: dict[tuple[str, str], int],
+) -> None:
+    """A key the batch claimed is its own to record; a key claimed before answers with that request's result, or is
+    refused if it was used for another request (one more round trip each: rare, a client retrying)."""
     for key, index in first.items():
-        if key in inserted:
-            claims.owned[index] = inserted[key]
+        if key in claimed:
+            claims.owned[index] = claimed[key]
             continue
         earlier = await idempotency.earlier(uow, *key)
         if earlier["request_hash"] != batch[index].fingerprint:
             claims.known[index] = KEY_REUSED
         else:
             claims.known[index] = FlashResult(earlier["status_code"], earlier["response"])
-    return claims
 
 
 async def apply_batch(uow: UnitOfWork, sale_id: int, batch: list[FlashRequest]) -> list[FlashResult]:
@@ -142,16 +145,19 @@ async def apply_batch(uow: UnitOfWork, sale_id: int, batch: list[FlashRequest]) 
 
     Winners are the earliest requests that fit (see `allocate_batch`). Losers leave no trace (their idempotency
     claims are withdrawn, so a retry is decided afresh). If anything raises, the caller's rollback undoes it all.
-    On PostgreSQL the batch costs four round trips whatever its size: read (locking the sale), claim the keys,
+    On PostgreSQL the batch costs five round trips whatever its size: begin, lock the sale, read (claiming the keys),
     write everything in one statement, commit.
     """
+    now = uow.now()
+    claims, first = _keys_to_claim(batch)
+    rows = [{"caller": k[0], "key": k[1], "request_hash": batch[i].fingerprint, "created_at": now}
+            for k, i in first.items()]
     customers = sorted({request.customer_id for request in batch})
-    state = await repository.read_batch_state(uow.conn, sale_id, customers, len(batch))
+    state = await repository.read_batch_state(uow.conn, sale_id, customers, len(batch), rows)
     if state is None:
         raise NotFound("no such flash sale", field="flash_sale_id")
     sale = state.sale
-    claims = await _claim_keys(uow, batch)
-    now = uow.now()
+    await _settle_claims(uow, batch, claims, first, state.claimed)
     pending = [i for i in range(len(batch)) if i not in claims.known and i not in claims.same_as]
     results: dict[int, FlashResult] = dict(claims.known)
     try:
