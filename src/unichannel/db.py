@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -61,7 +62,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         path = settings.sqlite_path()
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(settings.database_url, connect_args={"timeout": 30})
+        engine = create_async_engine(settings.database_url, connect_args={"timeout": 30},
+                                     json_deserializer=orjson.loads)
         _configure_sqlite(engine)
         return engine
     return create_async_engine(
@@ -69,6 +71,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
         pool_pre_ping=True,
+        json_deserializer=orjson.loads,  # the same results as the json module, several times faster (outbox payloads)
         # The statement timeout is enforced by the server (no per-query timer in the client on the hot path).
         connect_args={"timeout": settings.database_connect_timeout_seconds, "server_settings": {
             "statement_timeout": str(int(settings.database_statement_timeout_seconds * 1000))}},
@@ -183,8 +186,6 @@ def pg_unnest_insert(
 ) -> tuple[str, list[list[Any]]]:
     """`INSERT INTO table (...) SELECT ... FROM unnest($n::type[], ...)` for PostgreSQL, and its arrays (one per
     column, JSON as text), numbering parameters from `first_parameter` so it can sit inside a larger statement."""
-    import orjson
-
     names = (["id"] if ids is not None else []) + [n for n in rows[0] if not (n == "id" and ids is not None)]
     arrays: list[list[Any]] = []
     for name in names:

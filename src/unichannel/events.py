@@ -116,12 +116,20 @@ class OutboxRelay:
     published."""
 
     def __init__(self, engine: AsyncEngine, bus: EventBus, clock: Clock, *, poll_seconds: float = 1.0,
-                 broadcast: tuple[str, ...] = ("",)) -> None:
-        """`broadcast`: the topic prefixes every process must see ('' for all; none on SQLite, one process)."""
+                 gather_seconds: float = 0.05, batch_size: int = 500, broadcast: tuple[str, ...] = ("",)) -> None:
+        """`gather_seconds`: how long a woken relay lets further commits arrive before it publishes them all in one
+        pass (under load, one pass per this interval instead of one per commit).
+        `broadcast`: the topic prefixes every process must see ('' for all; none on SQLite, one process)."""
         self._engine = engine
         self._bus = bus
         self._clock = clock
         self._poll_seconds = poll_seconds
+        self._gather_seconds = gather_seconds
+        self._batch_size = batch_size
+        pending = select(outbox_events).where(outbox_events.c.published_at.is_(None)).order_by(outbox_events.c.id)
+        if engine.dialect.name == "postgresql":  # relays of several processes share the rows out
+            pending = pending.with_for_update(skip_locked=True)
+        self._pending = pending
         self._broadcast = broadcast if engine.dialect.name == "postgresql" else ()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -129,17 +137,10 @@ class OutboxRelay:
     def wake(self) -> None:
         self._wake.set()
 
-    async def publish_pending(self, batch_size: int = 500) -> int:
+    async def publish_pending(self, batch_size: int | None = None) -> int:
         """Publish one batch of unpublished events; returns how many."""
         async with self._engine.begin() as conn:
-            query = (
-                select(outbox_events)
-                .where(outbox_events.c.published_at.is_(None))
-                .order_by(outbox_events.c.id)
-                .limit(batch_size)
-            )
-            if conn.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
+            query = self._pending.limit(batch_size or self._batch_size)
             events = [_event_of(row) for row in (await conn.execute(query)).mappings().all()]
             for event in events:
                 await self._bus.publish(event)
@@ -171,9 +172,11 @@ class OutboxRelay:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
             except TimeoutError:
                 pass
-            self._wake.clear()
+            if self._wake.is_set() and self._gather_seconds > 0:
+                await asyncio.sleep(self._gather_seconds)
+            self._wake.clear()  # a commit from now on wakes the relay again
             try:
-                while await self.publish_pending() > 0:
+                while await self.publish_pending() == self._batch_size:  # a full batch: more may be waiting
                     pass
             except asyncio.CancelledError:
                 raise
