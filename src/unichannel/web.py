@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
@@ -12,6 +13,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.types import Receive, Scope, Send
 
 from unichannel import idempotency
 from unichannel.access.model import Principal, Role
@@ -91,7 +94,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _domain(request: Request, exc: DomainError) -> Response:
         if _for_a_page(request):
             return await _error_page(request, exc)
-        return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status_code)
+        return domain_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -112,24 +115,71 @@ def install_error_handlers(app: FastAPI) -> None:
         code = codes.get(exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
-    @app.exception_handler(IntegrityError)
-    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
-        # The rules in the code should refuse first; a constraint firing means a race the code lost. Nothing was
-        # written (the unit of work rolled back), so the client may retry.
+    @app.exception_handler(DBAPIError)  # and IntegrityError, one of them
+    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+        return database_error_response(exc)
+
+
+def domain_error_response(exc: DomainError) -> JSONResponse:
+    return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status_code)
+
+
+def database_error_response(exc: DBAPIError) -> JSONResponse:
+    """A database error as the API answers it; nothing was written (the unit of work rolled back)."""
+    if isinstance(exc, IntegrityError):
+        # The rules in the code should refuse first; a constraint firing means a race the code lost. The client may
+        # retry.
         log.warning("constraint refused a write: %s", exc.orig)
         return JSONResponse(
             error_body("conflict", "the change conflicts with the current state; nothing was written, retry"),
             status_code=409,
         )
+    log.error("database unavailable: %s", exc.orig)
+    return JSONResponse(
+        error_body("service_unavailable", "the database is unavailable; nothing was written, retry"),
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
 
-    @app.exception_handler(DBAPIError)
-    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
-        log.error("database unavailable: %s", exc.orig)
-        return JSONResponse(
-            error_body("service_unavailable", "the database is unavailable; nothing was written, retry"),
-            status_code=503,
-            headers={"Retry-After": "1"},
-        )
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class HotPathApp(FastAPI):
+    """FastAPI, with a few `POST` routes answered ahead of its middleware stack and router (`hot_routes`: a full-match
+    pattern of the path, its named groups the path parameters, and a plain endpoint taking the request). Measured with
+    the flash-sale benchmark, the stack's layers cost a worker about a fifth of its time on the 11.11 order route. An
+    endpoint's errors are answered exactly as everywhere else in the API."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.hot_routes: list[tuple[re.Pattern[str], Endpoint]] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            for pattern, endpoint in self.hot_routes:
+                match = pattern.fullmatch(scope["path"])
+                if match is not None:
+                    scope["app"] = self
+                    scope["path_params"] = match.groupdict()
+                    await _serve(endpoint, scope, receive, send)
+                    return
+        await super().__call__(scope, receive, send)
+
+
+async def _serve(endpoint: Endpoint, scope: Scope, receive: Receive, send: Send) -> None:
+    try:
+        response = await endpoint(Request(scope, receive))
+    except DomainError as error:
+        response = domain_error_response(error)
+    except DBAPIError as error:
+        response = database_error_response(error)
+    except ClientDisconnect:
+        return
+    except Exception:
+        log.exception("%s %s failed", scope["method"], scope["path"])
+        response = JSONResponse(error_body("internal_error", "something went wrong on our side"), status_code=500)
+    await response(scope, receive, send)
 
 
 def new_uow(request: Request, *, read_only: bool = False) -> UnitOfWork:

@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from unichannel.check import run_checks
 from unichannel.idempotency import idempotency_keys
@@ -14,6 +15,7 @@ from unichannel.inventory.repository import reservations
 from unichannel.orders import service as orders_service
 from unichannel.orders.repository import orders
 from unichannel.promotions import repository as promotions_repository
+from unichannel.promotions.api import SaleCache
 from unichannel.promotions import service as promotions
 from unichannel.promotions.repository import flash_sale_purchases, flash_sales
 from unichannel.promotions.service import FlashRequest
@@ -255,3 +257,28 @@ async def test_bad_flash_orders_get_a_clear_error_and_write_nothing(env):
         assert response.status_code == status, response.text
     assert await count(env, orders) == 0 and await count(env, idempotency_keys) == 0
     assert (await sale_row(env, world))["sold"] == 0
+
+
+async def test_the_order_route_answers_its_errors_as_the_rest_of_the_api(env, monkeypatch):
+    """The route is served ahead of the framework's middleware: its failures must still be the API's error bodies."""
+    world = await build_flash_world(env.uow, env.clock.now(), units=5)
+
+    async def database_down(self, request, sale_id):
+        raise DBAPIError("SELECT", {}, ConnectionRefusedError("connection refused"))
+
+    monkeypatch.setattr(SaleCache, "_read", database_down)
+    down = await buy(env, world, "buyer0")
+    assert (down.status_code, down.json()["code"], down.headers["retry-after"]) == (503, "service_unavailable", "1")
+
+    async def broken(self, request, sale_id):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(SaleCache, "_read", broken)
+    failed = await buy(env, world, "buyer0")
+    assert failed.status_code == 500
+    assert failed.json() == {"code": "internal_error", "message": "something went wrong on our side", "field": None}
+    monkeypatch.undo()
+    wrong_method = await env.client.get(f"/api/v1/flash-sales/{world.sale_id}/orders", headers=world.auth("buyer0"))
+    assert (wrong_method.status_code, wrong_method.json()["code"]) == (405, "method_not_allowed")
+    assert (await buy(env, world, "buyer0")).status_code == 201
+    assert await count(env, orders) == 1
