@@ -86,12 +86,17 @@ async def record(uow: UnitOfWork, claim_id: int, resource: str, status_code: int
 async def claim_many(conn: Any, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
     """Claims many keys in one statement; returns the (caller, key) pairs this transaction now owns, with claim ids.
     A key another transaction holds is not returned (on PostgreSQL, after waiting for that transaction to end).
-    (A flash-sale batch on PostgreSQL claims its keys within its state read, with the same SQL.)"""
+    (A flash-sale batch on PostgreSQL claims its keys the same way in `flash_batch_state`, migration 0007.)"""
     for row in rows:
         check_key(row["key"])
     if conn.dialect.name == "postgresql":  # one statement with one array per column, whatever the batch size
         raw = await pg_driver(conn)
-        claimed = await raw.fetch(claim_many_sql(1), *claim_arrays(rows))
+        claimed = await raw.fetch(
+            "INSERT INTO idempotency_keys (caller, key, request_hash, created_at) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) "
+            "ON CONFLICT (caller, key) DO NOTHING RETURNING caller, key, id",
+            *claim_arrays(rows),
+        )
         return {(row["caller"], row["key"]): row["id"] for row in claimed}
     statement = (
         upsert_insert(conn, idempotency_keys)
@@ -100,16 +105,6 @@ async def claim_many(conn: Any, rows: list[dict[str, Any]]) -> dict[tuple[str, s
         .returning(idempotency_keys.c.caller, idempotency_keys.c.key, idempotency_keys.c.id)
     )
     return {(row.caller, row.key): row.id for row in await conn.execute(statement)}
-
-
-def claim_many_sql(first: int) -> str:
-    """The keys of many requests claimed at once; its parameters are `claim_arrays(rows)`, numbered from `first`."""
-    a, b, c, d = range(first, first + 4)
-    return (
-        "INSERT INTO idempotency_keys (caller, key, request_hash, created_at) "
-        f"SELECT * FROM unnest(${a}::text[], ${b}::text[], ${c}::text[], ${d}::timestamptz[]) "
-        "ON CONFLICT (caller, key) DO NOTHING RETURNING caller, key, id"
-    )
 
 
 def claim_arrays(rows: list[dict[str, Any]]) -> list[list[Any]]:

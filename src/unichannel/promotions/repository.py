@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -29,7 +29,7 @@ from unichannel.db import (
     pg_unnest_insert,
     upsert_insert,
 )
-from unichannel.idempotency import claim_arrays, claim_many, claim_many_sql
+from unichannel.idempotency import claim_arrays, claim_many
 from unichannel.inventory.model import StockLevel
 
 flash_sales = Table(
@@ -192,22 +192,8 @@ class BatchWrite:
     withdrawn: list[int] = field(default_factory=list)  # claim ids of requests that did not win
 
 
-_BATCH_STATE_PG = """
-WITH claimed AS ({claim})
-SELECT
-  (SELECT array_agg(location_id ORDER BY position) FROM flash_sale_locations WHERE flash_sale_id = $1) AS pool,
-  (SELECT json_agg(json_build_array(st.location_id, st.on_hand, st.reserved, st.safety_stock))
-     FROM stock st JOIN flash_sale_locations fl ON fl.location_id = st.location_id AND fl.flash_sale_id = $1
-     WHERE st.variant_id = $2) AS levels,
-  (SELECT json_agg(json_build_array(customer_id, quantity)) FROM flash_sale_purchases
-     WHERE flash_sale_id = $1 AND customer_id = ANY($3::int8[])) AS bought,
-  (SELECT v.sku FROM variants v WHERE v.id = $2) AS sku,
-  (SELECT CASE WHEN v.name IN ('', p.name) THEN p.name ELSE p.name || ' · ' || v.name END
-     FROM variants v JOIN products p ON p.id = v.product_id WHERE v.id = $2) AS line_name,
-  (SELECT array_agg(nextval(pg_get_serial_sequence('reservations', 'id'))) FROM generate_series(1, $4)) AS holds,
-  (SELECT array_agg(nextval(pg_get_serial_sequence('orders', 'id'))) FROM generate_series(1, $4)) AS orders,
-  (SELECT json_agg(json_build_array(caller, key, id)) FROM claimed) AS claimed
-""".format(claim=claim_many_sql(5))
+# One round trip: the function (migration 0007) locks the sale, then reads with fresh snapshots and claims the keys.
+_BATCH_STATE_PG = "SELECT * FROM flash_batch_state($1, $2, $3, $4, $5, $6, $7)"
 
 
 async def read_batch_state(
@@ -215,24 +201,28 @@ async def read_batch_state(
 ) -> BatchState | None:
     """Locks the sale (every batch of it, in any process, queues here), then reads what the batch decides on,
     allocates ids for as many orders as the batch could place and claims the batch's idempotency keys (`claims`, rows
-    for `claim_many`). Two round trips on PostgreSQL: the lock is its own statement, so that the reads after it see
-    what the batch before committed (each statement reads a snapshot taken at its start)."""
+    for `claim_many`). One round trip on PostgreSQL (the function `flash_batch_state`), so that the sale is locked
+    for no more than the batch's write and commit."""
+    if conn.dialect.name == "postgresql":
+        row = (await conn.exec_driver_sql(
+            _BATCH_STATE_PG, (sale_id, customer_ids, batch_size, *claim_arrays(claims)))).mappings().first()
+        if row is None:
+            return None
+
+        def decoded(value: Any) -> Any:  # SQLAlchemy's asyncpg setup may already decode json
+            return orjson.loads(value) if isinstance(value, str | bytes) else (value or [])
+
+        sale = decoded(row["r_sale"])
+        for name in ("starts_at", "ends_at", "created_at"):
+            sale[name] = datetime.fromisoformat(sale[name]).astimezone(UTC)
+        levels = {loc: StockLevel(on, res, safe) for loc, on, res, safe in decoded(row["r_levels"])}
+        purchased = {customer: quantity for customer, quantity in decoded(row["r_bought"])}
+        claimed = {(caller, key): claim_id for caller, key, claim_id in decoded(row["r_claimed"])}
+        return BatchState(sale, list(row["r_pool"] or []), levels, purchased, row["r_sku"], row["r_line_name"],
+                          list(row["r_holds"]), list(row["r_orders"]), claimed)
     sale = await get_sale(conn, sale_id, lock=True)
     if sale is None:
         return None
-    if conn.dialect.name == "postgresql":
-        raw = await pg_driver(conn)
-        row = await raw.fetchrow(_BATCH_STATE_PG, sale_id, sale["variant_id"], customer_ids, batch_size,
-                                 *claim_arrays(claims))
-
-        def decoded(value: Any) -> list[Any]:  # SQLAlchemy's asyncpg setup may already decode json
-            return orjson.loads(value) if isinstance(value, str | bytes) else (value or [])
-
-        levels = {loc: StockLevel(on, res, safe) for loc, on, res, safe in decoded(row["levels"])}
-        purchased = {customer: quantity for customer, quantity in decoded(row["bought"])}
-        claimed = {(caller, key): claim_id for caller, key, claim_id in decoded(row["claimed"])}
-        return BatchState(sale, list(row["pool"] or []), levels, purchased, row["sku"], row["line_name"],
-                          list(row["holds"]), list(row["orders"]), claimed)
     from unichannel.catalog.repository import get_product, get_variant
     from unichannel.inventory.repository import get_level, reservations
     from unichannel.orders.repository import orders
