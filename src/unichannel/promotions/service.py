@@ -145,8 +145,8 @@ async def apply_batch(uow: UnitOfWork, sale_id: int, batch: list[FlashRequest]) 
 
     Winners are the earliest requests that fit (see `allocate_batch`). Losers leave no trace (their idempotency
     claims are withdrawn, so a retry is decided afresh). If anything raises, the caller's rollback undoes it all.
-    On PostgreSQL the batch costs five round trips whatever its size: begin, lock the sale, read (claiming the keys),
-    write everything in one statement, commit.
+    On PostgreSQL the batch costs four round trips whatever its size: begin, lock the sale and read (claiming the
+    keys; `flash_batch_state`), write everything in one statement, commit. The sale stays locked for the last two.
     """
     now = uow.now()
     claims, first = _keys_to_claim(batch)
