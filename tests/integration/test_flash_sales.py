@@ -14,7 +14,6 @@ from unichannel.idempotency import idempotency_keys
 from unichannel.inventory.repository import reservations
 from unichannel.orders import service as orders_service
 from unichannel.orders.repository import orders
-from unichannel.promotions import repository as promotions_repository
 from unichannel.promotions.api import SaleCache
 from unichannel.promotions import service as promotions
 from unichannel.promotions.repository import flash_sale_purchases, flash_sales
@@ -175,19 +174,18 @@ async def test_a_store_outside_the_sale_cannot_sell_it(env):
 async def test_a_stale_sale_copy_is_read_again_once_however_many_buyers_arrive(env, monkeypatch):
     world = await build_flash_world(env.uow, env.clock.now(), units=100, limit=1, buyers=20)
     assert (await buy(env, world, "buyer0")).status_code == 201  # the process now holds a copy of the sale
-    unlocked_reads = []
-    real_get_sale = promotions_repository.get_sale
+    reads = []
+    real_read = SaleCache._read
 
-    async def counted(conn, sale_id, *, lock=False):
-        if not lock:
-            unlocked_reads.append(sale_id)
-        return await real_get_sale(conn, sale_id, lock=lock)
+    async def counted(self, request, sale_id):
+        reads.append(sale_id)
+        return await real_read(self, request, sale_id)
 
-    monkeypatch.setattr(promotions_repository, "get_sale", counted)
+    monkeypatch.setattr(SaleCache, "_read", counted)
     env.clock.advance(seconds=2)  # the copy is stale
     answers = await asyncio.gather(*(buy(env, world, f"buyer{n}") for n in range(1, 20)))
     assert [a.status_code for a in answers] == [201] * 19
-    assert unlocked_reads == [world.sale_id]  # one read for nineteen buyers, not nineteen
+    assert reads == [world.sale_id]  # one read for nineteen buyers, not nineteen
     assert await count(env, orders) == 20
 
 

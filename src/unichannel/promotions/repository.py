@@ -84,13 +84,8 @@ async def insert_sale(conn: AsyncConnection, values: dict[str, Any], location_id
     return sale_id
 
 
-async def get_sale(conn: AsyncConnection, sale_id: int, *, lock: bool = False) -> dict[str, Any] | None:
-    """The sale row; with `lock`, held until the transaction ends (on PostgreSQL), which serialises every batch of
-    this sale across processes: per-customer counts read under it cannot change underneath."""
-    query = select(flash_sales).where(flash_sales.c.id == sale_id)
-    if lock and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = (await conn.execute(query)).mappings().first()
+async def get_sale(conn: AsyncConnection, sale_id: int) -> dict[str, Any] | None:
+    row = (await conn.execute(select(flash_sales).where(flash_sales.c.id == sale_id))).mappings().first()
     return dict(row) if row else None
 
 
@@ -220,7 +215,7 @@ async def read_batch_state(
         claimed = {(caller, key): claim_id for caller, key, claim_id in decoded(row["r_claimed"])}
         return BatchState(sale, list(row["r_pool"] or []), levels, purchased, row["r_sku"], row["r_line_name"],
                           list(row["r_holds"]), list(row["r_orders"]), claimed)
-    sale = await get_sale(conn, sale_id, lock=True)
+    sale = await get_sale(conn, sale_id)  # SQLite: the transaction's write lock already keeps other batches out
     if sale is None:
         return None
     from unichannel.catalog.repository import get_product, get_variant
