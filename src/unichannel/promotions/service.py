@@ -1,9 +1,9 @@
 """Flash-sale use cases: create a sale, and apply a batch of buyers' requests in one short transaction.
 
-`apply_batch` is the whole hot path's database work: one locked read of the sale, one read of the buyers' counts and
-of the pool's stock (claiming the requests' idempotency keys), one conditional UPDATE per stock row used, and bulk INSERTs of every hold, checkout, order, line,
-history row, outbox event and idempotency result. The caller commits (the unit of work) before anyone is answered.
-"""
+`apply_batch` is the whole hot path's database work: one read of the sale, the pool's stock and the buyers' counts
+under the sale's lock (claiming the requests' idempotency keys), one conditional UPDATE per stock row used, and bulk
+INSERTs of every hold, order, line, history row, outbox event and idempotency result. The caller commits (the unit
+of work) before anyone is answered."""
 
 from __future__ import annotations
 
