@@ -159,6 +159,18 @@ async def pg_driver(conn: Any) -> Any:
     return fairy.driver_connection
 
 
+async def pg_driver_outside_transaction(conn: Any) -> Any:
+    """The asyncpg connection under a SQLAlchemy AsyncConnection on which no transaction is open: each statement
+    sent on it is a transaction of its own, committed before the reply (one round trip for a whole unit of work
+    written as one statement)."""
+    fairy = await conn.get_raw_connection()
+    driver = fairy.driver_connection
+    if conn.in_transaction() or getattr(fairy.dbapi_connection, "_transaction", None) is not None \
+            or driver.is_in_transaction():
+        raise RuntimeError("this connection is inside a transaction")
+    return driver
+
+
 async def insert_rows(conn: Any, table: Any, rows: list[dict[str, Any]], *, return_ids: bool = False) -> list[int]:
     """Inserts many rows in one statement; with `return_ids`, their new ids in the order of `rows`.
 

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Column, Integer, String, Table, UniqueConstraint, bindparam, select, update
 
-from unichannel.db import Id, Json, UTCDateTime, metadata, pg_driver, upsert_insert
+from unichannel.db import Id, Json, UTCDateTime, metadata, upsert_insert
 from unichannel.errors import IdempotencyKeyReused, InvalidInput
 from unichannel.uow import UnitOfWork
 
@@ -86,18 +86,9 @@ async def record(uow: UnitOfWork, claim_id: int, resource: str, status_code: int
 async def claim_many(conn: Any, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
     """Claims many keys in one statement; returns the (caller, key) pairs this transaction now owns, with claim ids.
     A key another transaction holds is not returned (on PostgreSQL, after waiting for that transaction to end).
-    (A flash-sale batch on PostgreSQL claims its keys the same way in `flash_batch_state`, migration 0007.)"""
+    (A flash-sale batch on PostgreSQL claims its keys the same way inside `flash_batch_apply`, migration 0008.)"""
     for row in rows:
         check_key(row["key"])
-    if conn.dialect.name == "postgresql":  # one statement with one array per column, whatever the batch size
-        raw = await pg_driver(conn)
-        claimed = await raw.fetch(
-            "INSERT INTO idempotency_keys (caller, key, request_hash, created_at) "
-            "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) "
-            "ON CONFLICT (caller, key) DO NOTHING RETURNING caller, key, id",
-            *claim_arrays(rows),
-        )
-        return {(row["caller"], row["key"]): row["id"] for row in claimed}
     statement = (
         upsert_insert(conn, idempotency_keys)
         .values(rows)
@@ -107,24 +98,9 @@ async def claim_many(conn: Any, rows: list[dict[str, Any]]) -> dict[tuple[str, s
     return {(row.caller, row.key): row.id for row in await conn.execute(statement)}
 
 
-def claim_arrays(rows: list[dict[str, Any]]) -> list[list[Any]]:
-    return [[r["caller"] for r in rows], [r["key"] for r in rows], [r["request_hash"] for r in rows],
-            [r["created_at"] for r in rows]]
-
-
 async def record_rows(conn: Any, results: list[tuple[int, str, int, Any]]) -> None:
     """Stores many results, each (claim id, resource, status, response), in one statement."""
     if not results:
-        return
-    if conn.dialect.name == "postgresql":
-        raw = await pg_driver(conn)
-        await raw.execute(
-            "UPDATE idempotency_keys AS k SET resource = u.resource, status_code = u.status, response = u.response::jsonb "
-            "FROM unnest($1::int8[], $2::text[], $3::int4[], $4::text[]) AS u(id, resource, status, response) "
-            "WHERE k.id = u.id",
-            [r[0] for r in results], [r[1] for r in results], [r[2] for r in results],
-            [orjson.dumps(r[3]).decode() for r in results],
-        )
         return
     await conn.execute(
         update(idempotency_keys).where(idempotency_keys.c.id == bindparam("b_id")).values(

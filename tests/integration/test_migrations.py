@@ -1,6 +1,6 @@
-"""Migrations 0006 (import_jobs) and 0007 (the flash-batch function) on SQLite and PostgreSQL: down to 0005 drops
-the table with its index and its rows and leaves every other table as it was; up again rebuilds it exactly as the
-code declares it."""
+"""Migrations 0006 (import_jobs), 0007 and 0008 (the flash-batch functions) on SQLite and PostgreSQL: down to 0005
+drops the table with its index and its rows and leaves every other table as it was; up again rebuilds it exactly as
+the code declares it."""
 
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ async def test_0006_downgrades_to_0005_without_import_jobs_and_upgrades_back_as_
     await asyncio.to_thread(command.downgrade, migrate.alembic_config(settings), "0005")
     down, revision, merchant_count = await _read(settings)
 
-    assert head == "0007" and revision == "0005"
+    assert head == "0008" and revision == "0005"
     assert at_head["import_jobs_differences"] == []  # the migration builds what the code declares
     assert at_head["import_jobs_indexes"] == {"ix_import_jobs_merchant"}
     assert down["tables"] == at_head["tables"] - {"import_jobs"}  # only its table went
@@ -120,7 +120,7 @@ async def test_0006_downgrades_to_0005_without_import_jobs_and_upgrades_back_as_
     assert rows == []  # a downgrade drops the imports' progress and reports; upgrading again starts empty
 
 
-async def test_0007_adds_the_flash_batch_function_on_postgresql_only_and_downgrades_without_it(empty_database_url):
+async def test_0007_and_0008_flash_batch_functions_exist_on_postgresql_only_and_downgrade_in_turn(empty_database_url):
     settings = Settings(database_url=empty_database_url)
 
     async def functions() -> set[str]:
@@ -135,10 +135,13 @@ async def test_0007_adds_the_flash_batch_function_on_postgresql_only_and_downgra
         finally:
             await engine.dispose()
 
-    await asyncio.to_thread(migrate.upgrade, settings)
+    config = migrate.alembic_config(settings)
     postgres = settings.database_url.startswith("postgresql")
+    await asyncio.to_thread(migrate.upgrade, settings)
+    assert await functions() == ({"flash_batch_apply"} if postgres else set())  # 0008 replaced 0007's function
+    await asyncio.to_thread(command.downgrade, config, "0007")
     assert await functions() == ({"flash_batch_state"} if postgres else set())
-    await asyncio.to_thread(command.downgrade, migrate.alembic_config(settings), "0006")
+    await asyncio.to_thread(command.downgrade, config, "0006")
     assert await functions() == set()
     await asyncio.to_thread(migrate.upgrade, settings)
-    assert await functions() == ({"flash_batch_state"} if postgres else set())
+    assert await functions() == ({"flash_batch_apply"} if postgres else set())

@@ -195,7 +195,7 @@ async def _place(
     result = await state.coalescer.submit(sale_id, flash)
     if result.sale_exhausted:
         state.sale_cache.note_exhausted(sale_id)
-    return Response(orjson.dumps(result.body), status_code=result.status_code, media_type="application/json")
+    return Response(result.payload, status_code=result.status_code, media_type="application/json")
 
 
 def _whole_number(text: str | None, field: str, low: int, high: int) -> int | None:

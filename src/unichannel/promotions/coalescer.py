@@ -5,18 +5,23 @@ whole queue (up to `max_batch`) becomes the next batch. Under load, batches grow
 is locked once per batch instead of once per buyer; with no load, a lone request is its own batch at once.
 No request is answered before its batch has committed; if the batch fails, every request in it gets BatchFailed and
 nothing of the batch was written.
+
+On PostgreSQL a batch is one statement sent outside a transaction block (`service.apply_batch_at_once`): it commits
+as it returns, so the sale's lock is never held while this process's event loop is busy with other requests. On
+SQLite a batch is a unit of work.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from unichannel.db import pg_driver_outside_transaction
 from unichannel.errors import BatchFailed
 from unichannel.promotions import service
 from unichannel.promotions.service import FlashRequest, FlashResult
@@ -40,9 +45,8 @@ class FlashSaleCoalescer:
         self._coalesce = coalesce
         self._queues: dict[int, deque[tuple[FlashRequest, asyncio.Future[FlashResult]]]] = {}
         self._drainers: dict[int, asyncio.Task[None]] = {}
+        self._at_once = uow_factory.engine.dialect.name == "postgresql"
         self.stats = CoalescerStats()
-        # Test hook: called inside the batch transaction, after its writes and before its commit.
-        self.fault: Callable[[list[FlashRequest]], None] | None = None
 
     async def submit(self, sale_id: int, request: FlashRequest) -> FlashResult:
         """The request's answer, once the batch it joined has committed (or failed)."""
@@ -96,10 +100,19 @@ class FlashSaleCoalescer:
     async def _apply(
         self, sale_id: int, requests: list[FlashRequest], conn: AsyncConnection | None = None
     ) -> list[FlashResult]:
-        async with self._uow_factory(held=conn) as uow:
-            results = await service.apply_batch(uow, sale_id, requests)
-            if self.fault is not None:
-                self.fault(requests)
+        factory = self._uow_factory
+        if self._at_once:
+            async with contextlib.AsyncExitStack() as own:
+                if conn is None:  # one order at a time (coalescing off): a connection from the pool for each
+                    conn = await own.enter_async_context(factory.engine.connect())
+                driver = await pg_driver_outside_transaction(conn)
+                results, placed = await service.apply_batch_at_once(
+                    driver, factory.clock.now(), factory.settings.flash_hold_minutes, sale_id, requests)
+            if placed and factory.after_commit is not None:
+                factory.after_commit()  # the relay: outbox events were committed
+        else:
+            async with factory(held=conn) as uow:
+                results = await service.apply_batch(uow, sale_id, requests)
         self.stats.batches += 1
         self.stats.requests += len(requests)
         self.stats.largest_batch = max(self.stats.largest_batch, len(requests))

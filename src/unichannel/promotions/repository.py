@@ -25,11 +25,9 @@ from unichannel.db import (
     allocate_ids,
     insert_rows,
     metadata,
-    pg_driver,
-    pg_unnest_insert,
     upsert_insert,
 )
-from unichannel.idempotency import claim_arrays, claim_many
+from unichannel.idempotency import claim_many
 from unichannel.inventory.model import StockLevel
 
 flash_sales = Table(
@@ -116,17 +114,6 @@ async def add_purchases(conn: AsyncConnection, sale_id: int, quantities: dict[in
     """Adds units to each customer's count for the sale (creating the count on a first purchase)."""
     if not quantities:
         return
-    if conn.dialect.name == "postgresql":
-        raw = await pg_driver(conn)
-        customers = sorted(quantities)
-        await raw.execute(
-            "INSERT INTO flash_sale_purchases (flash_sale_id, customer_id, quantity) "
-            "SELECT $1, c, q FROM unnest($2::int8[], $3::int4[]) AS u(c, q) "
-            "ON CONFLICT (flash_sale_id, customer_id) "
-            "DO UPDATE SET quantity = flash_sale_purchases.quantity + excluded.quantity",
-            sale_id, customers, [quantities[c] for c in customers],
-        )
-        return
     statement = upsert_insert(conn, flash_sale_purchases).values(
         [{"flash_sale_id": sale_id, "customer_id": c, "quantity": q} for c, q in sorted(quantities.items())]
     )
@@ -158,7 +145,7 @@ async def give_back(conn: AsyncConnection, sale_id: int, customer_id: int, quant
 
 @dataclass(slots=True)
 class BatchState:
-    """What a batch decides on, read after the sale row is locked (so no other batch of the sale can change it)."""
+    """What a batch decides on (SQLite), read inside the batch's transaction (so no other batch can change it)."""
 
     sale: dict[str, Any]
     pool: list[int]
@@ -187,35 +174,13 @@ class BatchWrite:
     withdrawn: list[int] = field(default_factory=list)  # claim ids of requests that did not win
 
 
-# One round trip: the function (migration 0007) locks the sale, then reads with fresh snapshots and claims the keys.
-_BATCH_STATE_PG = "SELECT * FROM flash_batch_state($1, $2, $3, $4, $5, $6, $7)"
-
-
 async def read_batch_state(
     conn: AsyncConnection, sale_id: int, customer_ids: list[int], batch_size: int, claims: list[dict[str, Any]]
 ) -> BatchState | None:
-    """Locks the sale (every batch of it, in any process, queues here), then reads what the batch decides on,
-    allocates ids for as many orders as the batch could place and claims the batch's idempotency keys (`claims`, rows
-    for `claim_many`). One round trip on PostgreSQL (the function `flash_batch_state`), so that the sale is locked
-    for no more than the batch's write and commit."""
-    if conn.dialect.name == "postgresql":
-        row = (await conn.exec_driver_sql(
-            _BATCH_STATE_PG, (sale_id, customer_ids, batch_size, *claim_arrays(claims)))).mappings().first()
-        if row is None:
-            return None
-
-        def decoded(value: Any) -> Any:  # SQLAlchemy's asyncpg setup may already decode json
-            return orjson.loads(value) if isinstance(value, str | bytes) else (value or [])
-
-        sale = decoded(row["r_sale"])
-        for name in ("starts_at", "ends_at", "created_at"):
-            sale[name] = datetime.fromisoformat(sale[name]).astimezone(UTC)
-        levels = {loc: StockLevel(on, res, safe) for loc, on, res, safe in decoded(row["r_levels"])}
-        purchased = {customer: quantity for customer, quantity in decoded(row["r_bought"])}
-        claimed = {(caller, key): claim_id for caller, key, claim_id in decoded(row["r_claimed"])}
-        return BatchState(sale, list(row["r_pool"] or []), levels, purchased, row["r_sku"], row["r_line_name"],
-                          list(row["r_holds"]), list(row["r_orders"]), claimed)
-    sale = await get_sale(conn, sale_id)  # SQLite: the transaction's write lock already keeps other batches out
+    """What a batch decides on (SQLite, whose transaction holds the database's write lock from its first statement,
+    so no other batch can change it): the sale, its pool's stock, the buyers' counts; ids for as many orders as the
+    batch could place; and the batch's idempotency keys claimed (`claims`, rows for `claim_many`)."""
+    sale = await get_sale(conn, sale_id)
     if sale is None:
         return None
     from unichannel.catalog.repository import get_product, get_variant
@@ -239,18 +204,11 @@ async def read_batch_state(
 
 
 async def write_batch(conn: AsyncConnection, plan: BatchWrite) -> None:
-    """Writes a decided batch: holds on the stock rows (conditional: they never oversell), the sale's and buyers'
-    counts, holds, orders, lines, history, outbox events, idempotency results; withdraws the losers' key claims.
-    One statement on PostgreSQL. Raises if a stock row no longer has the units (the transaction then rolls back)."""
+    """Writes a decided batch (SQLite): holds on the stock rows (conditional: they never oversell), the sale's and
+    buyers' counts, holds, orders, lines, history, outbox events, idempotency results; withdraws the losers' key
+    claims. Raises if a stock row no longer has the units (the transaction then rolls back)."""
     if not plan.orders and not plan.withdrawn:
         return
-    if conn.dialect.name == "postgresql":
-        await _write_batch_pg(conn, plan)
-    else:
-        await _write_batch_generic(conn, plan)
-
-
-async def _write_batch_generic(conn: AsyncConnection, plan: BatchWrite) -> None:
     from unichannel.events import outbox_events
     from unichannel.idempotency import idempotency_keys, record_rows
     from unichannel.inventory.repository import reservations, try_reserve
@@ -270,43 +228,35 @@ async def _write_batch_generic(conn: AsyncConnection, plan: BatchWrite) -> None:
         await conn.execute(idempotency_keys.delete().where(idempotency_keys.c.id.in_(plan.withdrawn)))
 
 
-async def _write_batch_pg(conn: AsyncConnection, plan: BatchWrite) -> None:
-    from unichannel.events import outbox_events
-    from unichannel.inventory.repository import reservations
-    from unichannel.orders.repository import order_history, order_lines, orders
+# PostgreSQL: the whole batch in one call of `flash_batch_apply` (migration 0008).
+_APPLY_PG = "SELECT * FROM flash_batch_apply($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 
-    locations = sorted(plan.units_by_location)
-    customers = sorted(plan.units_by_customer)
-    recorded = plan.recorded
-    parameters: list[Any] = [
-        plan.variant_id, plan.now, locations, [plan.units_by_location[loc] for loc in locations],
-        plan.sale_id, sum(plan.units_by_location.values()), customers,
-        [plan.units_by_customer[c] for c in customers],
-        [r[0] for r in recorded], [r[1] for r in recorded], [r[2] for r in recorded],
-        [orjson.dumps(r[3]).decode() for r in recorded], plan.withdrawn,
-    ]
-    parts = [
-        "st AS (UPDATE stock SET reserved = stock.reserved + u.n, updated_at = $2 "
-        "FROM unnest($3::int8[], $4::int4[]) AS u(loc, n) WHERE stock.variant_id = $1 AND stock.location_id = u.loc "
-        "AND stock.on_hand - stock.reserved - stock.safety_stock >= u.n RETURNING stock.location_id)",
-        "fs AS (UPDATE flash_sales SET sold = sold + $6 WHERE id = $5 AND $6 > 0 RETURNING id)",
-        "pu AS (INSERT INTO flash_sale_purchases (flash_sale_id, customer_id, quantity) "
-        "SELECT $5, c, q FROM unnest($7::int8[], $8::int4[]) AS u(c, q) ON CONFLICT (flash_sale_id, customer_id) "
-        "DO UPDATE SET quantity = flash_sale_purchases.quantity + excluded.quantity RETURNING id)",
-        "ik AS (UPDATE idempotency_keys AS k SET resource = u.resource, status_code = u.status, "
-        "response = u.response::jsonb FROM unnest($9::int8[], $10::text[], $11::int4[], $12::text[]) "
-        "AS u(id, resource, status, response) WHERE k.id = u.id RETURNING k.id)",
-        "dk AS (DELETE FROM idempotency_keys WHERE id = ANY($13::int8[]) RETURNING id)",
-    ]
-    for name, table, rows in (("re", reservations, plan.reservations), ("od", orders, plan.orders),
-                              ("li", order_lines, plan.lines), ("hi", order_history, plan.history),
-                              ("ev", outbox_events, plan.events)):
-        if rows:
-            sql, arrays = pg_unnest_insert(table, rows, None, first_parameter=len(parameters) + 1)
-            parts.append(f"{name} AS ({sql} RETURNING 1)")
-            parameters.extend(arrays)
-    statement = "WITH " + ",\n".join(parts) + "\nSELECT (SELECT count(*) FROM st) AS held"
-    raw = await pg_driver(conn)
-    held = await raw.fetchval(statement, *parameters)
-    if held != len(locations):
-        raise RuntimeError("a stock row of the sale's pool changed under the sale's lock")
+
+@dataclass(slots=True)
+class AppliedBatch:
+    """What `flash_batch_apply` answered, per request passed to it (see the migration for the kinds)."""
+
+    kinds: list[str]
+    bodies: list[str | None]
+    statuses: list[int | None]
+    exhausted: bool
+    sale: dict[str, Any] | None  # only when the sale was closed
+
+
+async def apply_batch_pg(
+    driver: Any, sale_id: int, now: datetime, expires_at: datetime, pay_before: str, columns: list[list[Any]]
+) -> AppliedBatch | None:
+    """Decides and writes a batch on PostgreSQL in one statement; `driver` is an asyncpg connection, in a
+    transaction or not (then the statement commits by itself). `columns`: callers, customers, quantities, channels,
+    tills, keys, hashes, one element per request. None if there is no such sale."""
+    row = await driver.fetchrow(_APPLY_PG, sale_id, now, expires_at, pay_before, *columns)
+    if row is None:
+        return None
+    sale = row["r_sale"]
+    if isinstance(sale, str | bytes):  # SQLAlchemy's asyncpg set-up may already decode json
+        sale = orjson.loads(sale)
+    if sale is not None:
+        for name in ("starts_at", "ends_at", "created_at"):
+            sale[name] = datetime.fromisoformat(sale[name]).astimezone(UTC)
+    return AppliedBatch(list(row["r_kinds"]), list(row["r_bodies"]), list(row["r_statuses"]), row["r_exhausted"],
+                        sale)

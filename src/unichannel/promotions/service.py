@@ -1,9 +1,15 @@
 """Flash-sale use cases: create a sale, and apply a batch of buyers' requests in one short transaction.
 
-`apply_batch` is the whole hot path's database work: one read of the sale, the pool's stock and the buyers' counts
-under the sale's lock (claiming the requests' idempotency keys), one conditional UPDATE per stock row used, and bulk
-INSERTs of every hold, order, line, history row, outbox event and idempotency result. The caller commits (the unit
-of work) before anyone is answered."""
+A batch is the whole hot path's database work: under the sale's lock, claim the requests' idempotency keys, read the
+pool's stock and the buyers' counts, decide who wins (`model.allocate_batch`), then one conditional UPDATE per stock
+row used and bulk INSERTs of every hold, order, line, history row, outbox event and idempotency result. Nobody is
+answered before it commits.
+
+On PostgreSQL all of it is one statement, the function `flash_batch_apply` (migration 0008): `apply_batch_at_once`
+calls it, and on a connection outside a transaction block it commits by itself, so the sale is locked for the
+function's run and the commit only. On SQLite (`apply_batch`), Python decides and writes in the unit of work's
+transaction, which holds the database's write lock from its first statement. Tests run the same cases through both.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +17,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
+
 from unichannel import idempotency
 from unichannel.catalog import repository as catalog_repository
+from unichannel.db import pg_driver
 from unichannel.errors import InvalidInput, NotFound, NotStarted, SoldOut
 from unichannel.inventory import repository as inventory_repository
 from unichannel.inventory.model import ReservationStatus, StockLevel
@@ -78,20 +87,39 @@ class FlashRequest:
 @dataclass(slots=True)
 class FlashResult:
     status_code: int
-    body: dict[str, Any]
+    payload: bytes  # the JSON answer, encoded once (on PostgreSQL, by the database)
     sale_exhausted: bool = False  # no online buyer can get a unit now: the process may answer sold_out from memory
 
+    @property
+    def body(self) -> dict[str, Any]:
+        return orjson.loads(self.payload)
 
-def _error(status: int, code: str, message: str, field: str | None = None) -> FlashResult:
-    return FlashResult(status, {"code": code, "message": message, "field": field})
+
+def _error(status: int, code: str, message: str, field: str | None = None, *, exhausted: bool = False) -> FlashResult:
+    return FlashResult(status, orjson.dumps({"code": code, "message": message, "field": field}), exhausted)
 
 
-SOLD_OUT = FlashResult(409, {"code": "sold_out", "message": "every unit of this sale is taken",
-                              "field": "flash_sale_id"}, sale_exhausted=True)
+SOLD_OUT = _error(409, "sold_out", "every unit of this sale is taken", "flash_sale_id", exhausted=True)
+TOO_FEW_LEFT = _error(409, "sold_out", "fewer units of this sale are left than you asked for", "flash_sale_id")
 KEY_REUSED = _error(409, "idempotency_key_reused", "this Idempotency-Key was used for a different request",
                     "Idempotency-Key")
 SHELF_EMPTY = _error(409, "sold_out", "this store has no unit of the sale left on its shelf", "flash_sale_id")
 LIMIT = _error(409, "limit_exceeded", "you already have as many units of this sale as one customer may buy", "quantity")
+
+
+def _closed(sale: dict[str, Any], now: datetime) -> FlashResult | None:
+    """The answer for every request while the sale is not open (not started, ended or sold out), else None."""
+    try:
+        check_open(terms_of(sale), sale["sold"], now)
+    except (NotStarted, SoldOut) as closed:
+        return _error(closed.status_code, closed.code, closed.message, closed.field,
+                      exhausted=isinstance(closed, SoldOut))
+    return None
+
+
+def _pay_before(now: datetime, hold_minutes: int) -> tuple[datetime, str]:
+    expires_at = now + timedelta(minutes=hold_minutes)
+    return expires_at, expires_at.isoformat().replace("+00:00", "Z")
 
 
 @dataclass(slots=True)
@@ -134,10 +162,10 @@ async def _settle_claims(
             claims.owned[index] = claimed[key]
             continue
         earlier = await idempotency.earlier(uow, *key)
-        if earlier["request_hash"] != batch[index].fingerprint:
+        if earlier["request_hash"] != batch[index].fingerprint or earlier["status_code"] is None:
             claims.known[index] = KEY_REUSED
         else:
-            claims.known[index] = FlashResult(earlier["status_code"], earlier["response"])
+            claims.known[index] = FlashResult(earlier["status_code"], orjson.dumps(earlier["response"]))
 
 
 async def apply_batch(uow: UnitOfWork, sale_id: int, batch: list[FlashRequest]) -> list[FlashResult]:
@@ -145,10 +173,14 @@ async def apply_batch(uow: UnitOfWork, sale_id: int, batch: list[FlashRequest]) 
 
     Winners are the earliest requests that fit (see `allocate_batch`). Losers leave no trace (their idempotency
     claims are withdrawn, so a retry is decided afresh). If anything raises, the caller's rollback undoes it all.
-    On PostgreSQL the batch costs four round trips whatever its size: begin, lock the sale and read (claiming the
-    keys; `flash_batch_state`), write everything in one statement, commit. The sale stays locked for the last two.
     """
     now = uow.now()
+    if uow.conn.dialect.name == "postgresql":
+        results, placed = await apply_batch_at_once(
+            await pg_driver(uow.conn), now, uow.settings.flash_hold_minutes, sale_id, batch)
+        if placed:
+            uow.outbox_written()
+        return results
     claims, first = _keys_to_claim(batch)
     rows = [{"caller": k[0], "key": k[1], "request_hash": batch[i].fingerprint, "created_at": now}
             for k, i in first.items()]
@@ -156,16 +188,12 @@ async def apply_batch(uow: UnitOfWork, sale_id: int, batch: list[FlashRequest]) 
     state = await repository.read_batch_state(uow.conn, sale_id, customers, len(batch), rows)
     if state is None:
         raise NotFound("no such flash sale", field="flash_sale_id")
-    sale = state.sale
     await _settle_claims(uow, batch, claims, first, state.claimed)
     pending = [i for i in range(len(batch)) if i not in claims.known and i not in claims.same_as]
     results: dict[int, FlashResult] = dict(claims.known)
-    try:
-        check_open(terms_of(sale), sale["sold"], now)
-    except (NotStarted, SoldOut) as closed:  # the whole batch gets the same answer
-        answer = _error(closed.status_code, closed.code, closed.message, closed.field)
-        answer.sale_exhausted = isinstance(closed, SoldOut)
-        results.update({i: answer for i in pending})
+    closed = _closed(state.sale, now)
+    if closed is not None:  # the whole batch gets the same answer
+        results.update({i: closed for i in pending})
         pending = []
     winners = _decide(state, batch, pending, results)
     plan = _plan(uow, state, batch, winners, claims, now, results)
@@ -176,26 +204,66 @@ async def apply_batch(uow: UnitOfWork, sale_id: int, batch: list[FlashRequest]) 
     return [results[claims.same_as.get(i, i)] for i in range(len(batch))]
 
 
+async def apply_batch_at_once(
+    driver: Any, now: datetime, hold_minutes: int, sale_id: int, batch: list[FlashRequest]
+) -> tuple[list[FlashResult], bool]:
+    """PostgreSQL: the batch decided and written by one call of `flash_batch_apply` on `driver` (an asyncpg
+    connection; outside a transaction block the call commits by itself). Returns each request's answer, in order, and
+    whether any order was placed (so outbox events were written)."""
+    claims, first = _keys_to_claim(batch)
+    keyed = set(first.values())
+    pending = [i for i in range(len(batch)) if i not in claims.known and i not in claims.same_as]
+    expires_at, pay_before = _pay_before(now, hold_minutes)
+    asks = [batch[i] for i in pending]
+    columns = [
+        [r.caller_key for r in asks], [r.customer_id for r in asks], [r.quantity for r in asks],
+        [r.channel for r in asks], [r.location_id for r in asks],
+        [r.idempotency_key if i in keyed else None for i, r in zip(pending, asks, strict=True)],
+        [r.fingerprint for r in asks],
+    ]
+    applied = await repository.apply_batch_pg(driver, sale_id, now, expires_at, pay_before, columns)
+    if applied is None:
+        raise NotFound("no such flash sale", field="flash_sale_id")
+    closed = _closed(applied.sale, now) if applied.sale is not None else None
+    fixed = {"sold_out": SOLD_OUT if applied.exhausted else TOO_FEW_LEFT, "shelf_empty": SHELF_EMPTY, "limit": LIMIT,
+             "key_reused": KEY_REUSED, "closed": closed}
+    results: dict[int, FlashResult] = dict(claims.known)
+    placed = False
+    for index, kind, body, status in zip(pending, applied.kinds, applied.bodies, applied.statuses, strict=True):
+        if kind == "placed":
+            results[index] = FlashResult(201, body.encode())
+            placed = True
+        elif kind == "replay":
+            results[index] = FlashResult(status, body.encode())
+        else:
+            results[index] = fixed[kind]
+    return [results[claims.same_as.get(i, i)] for i in range(len(batch))], placed
+
+
 def _decide(
     state: repository.BatchState, batch: list[FlashRequest], pending: list[int], results: dict[int, FlashResult]
 ) -> list[tuple[int, int]]:
     """Runs `allocate_batch` over the pending requests; fills in the losers' answers, returns (index, location)."""
     sale = state.sale
+    available = [(loc, state.levels[loc].available) for loc in state.pool if loc in state.levels]
     decisions = allocate_batch(
         [Ask(batch[i].customer_id, batch[i].quantity, batch[i].location_id if batch[i].channel == "store" else None)
          for i in pending],
-        campaign_left=sale["quantity"] - sale["sold"],
-        available=[(loc, state.levels[loc].available) for loc in state.pool if loc in state.levels],
-        bought=state.bought, per_customer_limit=sale["per_customer_limit"],
+        campaign_left=sale["quantity"] - sale["sold"], available=available, bought=state.bought,
+        per_customer_limit=sale["per_customer_limit"],
     )
-    winners = []
+    winners = [(i, d.location_id) for i, d in zip(pending, decisions, strict=True) if d.outcome is Outcome.RESERVED]
+    left = dict(available)
+    for index, location_id in winners:
+        left[location_id] -= batch[index].quantity
+    exhausted = (sale["quantity"] - sale["sold"] == sum(batch[i].quantity for i, _ in winners)
+                 or not any(left.values()))
     for index, decision in zip(pending, decisions, strict=True):
-        if decision.outcome is Outcome.RESERVED:
-            winners.append((index, decision.location_id))
-        elif decision.outcome is Outcome.LIMIT_EXCEEDED:
+        if decision.outcome is Outcome.LIMIT_EXCEEDED:
             results[index] = LIMIT
-        else:
-            results[index] = SHELF_EMPTY if batch[index].channel == "store" else SOLD_OUT
+        elif decision.outcome is Outcome.SOLD_OUT:
+            online = batch[index].channel != "store"
+            results[index] = (SOLD_OUT if exhausted else TOO_FEW_LEFT) if online else SHELF_EMPTY
     return winners
 
 
@@ -208,8 +276,7 @@ def _plan(
     plan = repository.BatchWrite(sale_id=sale["id"], variant_id=sale["variant_id"], now=now)
     if not winners:
         return plan
-    expires_at = now + timedelta(minutes=uow.settings.flash_hold_minutes)
-    pay_before = expires_at.isoformat().replace("+00:00", "Z")
+    expires_at, pay_before = _pay_before(now, uow.settings.flash_hold_minutes)
     for index, location_id in winners:
         request = batch[index]
         plan.units_by_location[location_id] = plan.units_by_location.get(location_id, 0) + request.quantity
@@ -244,7 +311,7 @@ def _plan(
             "total_minor": total, "currency": sale["currency"], "location_id": location_id,
             "channel": request.channel, "pay_before": pay_before,
         }
-        results[index] = FlashResult(201, body)
+        results[index] = FlashResult(201, orjson.dumps(body))
         placed.append({"order_id": order_id, "customer_id": request.customer_id, "channel": request.channel,
                        "location_id": request.location_id or location_id, "quantity": request.quantity,
                        "total_minor": total})
