@@ -6,6 +6,8 @@ import asyncio
 from collections import Counter
 from datetime import timedelta
 
+import asyncpg
+import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
@@ -159,6 +161,34 @@ async def _fail_order_history(env, fail: bool) -> None:
             await uow.conn.exec_driver_sql(
                 "CREATE TRIGGER injected_fault BEFORE INSERT ON order_history "
                 "BEGIN SELECT RAISE(ABORT, 'injected: the database failed mid-batch'); END")
+
+
+async def test_a_key_another_transaction_holds_is_waited_for_then_answered_as_that_request_ended(env):
+    """PostgreSQL: a batch claiming a key that another transaction (here a checkout, still open) has claimed waits for
+    it; once it commits, the flash request with that key is refused (it was used for another request), and nothing of
+    it is written. Until then, the request is not answered."""
+    if not env.settings.database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: a second transaction cannot hold a key meanwhile")
+    world = await build_flash_world(env.uow, env.clock.now(), units=5)
+    caller = f"customer:{world.buyers[0]}"
+    other = await asyncpg.connect(env.settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        holding = other.transaction()
+        await holding.start()
+        await other.execute(
+            "INSERT INTO idempotency_keys (caller, key, request_hash, resource, status_code, response, created_at) "
+            "VALUES ($1, 'held', 'another request', 'checkout:1', 201, '{}', now())", caller)
+        waiting = asyncio.ensure_future(buy(env, world, "buyer0", key="held"))
+        done, _ = await asyncio.wait([waiting], timeout=0.5)
+        assert not done  # the batch waits on the uncommitted claim
+        await holding.commit()
+        refused = await waiting
+    finally:
+        await other.close()
+    assert (refused.status_code, refused.json()["code"]) == (409, "idempotency_key_reused")
+    assert await count(env, orders) == 0 and (await sale_row(env, world))["sold"] == 0
+    assert await count(env, idempotency_keys) == 1  # the other request's record, and no claim of this one left
+    assert (await buy(env, world, "buyer0", key="fresh")).status_code == 201
 
 
 async def test_a_failed_batch_fails_every_waiter_and_writes_nothing(env):

@@ -60,12 +60,8 @@ DECLARE
     line_name text;
     held integer;
 BEGIN
-    SELECT * INTO sale FROM flash_sales WHERE id = p_sale FOR NO KEY UPDATE;
-    IF NOT FOUND THEN
-        RETURN;
-    END IF;
-
-    -- The keys: each claimed here (waiting for a transaction that holds it), or answered as it was the first time.
+    -- The keys, before the sale is locked (in one order, so two batches claiming the same keys cannot deadlock): each
+    -- claimed here (waiting for a transaction that holds it), or answered as it was the first time.
     WITH claimed AS (
         INSERT INTO idempotency_keys (caller, key, request_hash, created_at)
         SELECT u.caller, u.key, u.hash, p_now FROM unnest(p_callers, p_keys, p_hashes) AS u(caller, key, hash)
@@ -88,6 +84,11 @@ BEGIN
         END IF;
     END LOOP;
 
+    SELECT * INTO sale FROM flash_sales WHERE id = p_sale FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        DELETE FROM idempotency_keys WHERE id = ANY(claims);
+        RETURN;
+    END IF;
     IF p_now < sale.starts_at OR p_now >= sale.ends_at OR sale.sold >= sale.quantity THEN
         FOR i IN 1..n LOOP
             kinds[i] := coalesce(kinds[i], 'closed');
