@@ -651,14 +651,18 @@ def bench_flash_sale(
     table = Table(title=f"flash sale: {workers} workers, {connections} connections, {duration}s each, "
                         f"{report['cpu_count']} CPUs")
     for column in ("endpoint", "orders/s", "requests/s", "p50 ms", "p99 ms", "acknowledged", "in database",
-                   "oversold", "lost", "statuses"):
+                   "oversold", "lost", "CPU µs per request: workers / PostgreSQL / wrk", "statuses"):
         table.add_column(column)
+
+    def shown(value: object) -> str:
+        return "-" if value is None else str(value)
+
     for scenario in report["scenarios"].values():
+        cpu = scenario["cpu_us_per_request"]
         table.add_row(scenario["name"], f"{scenario['orders_per_s']:,.0f}", f"{scenario['requests_per_s']:,.0f}",
                       f"{scenario['p50_ms']:.1f}", f"{scenario['p99_ms']:.1f}", str(scenario["acknowledged"]),
-                      str(scenario["in_database"] if scenario["in_database"] is not None else "-"),
-                      str(scenario["oversold"] if scenario["oversold"] is not None else "-"),
-                      str(scenario["lost"] if scenario["lost"] is not None else "-"),
+                      shown(scenario["in_database"]), shown(scenario["oversold"]), shown(scenario["lost"]),
+                      " / ".join(shown(cpu[k]) for k in ("workers", "postgresql", "load_generator")),
                       " ".join(f"{k}:{v}" for k, v in sorted(scenario["statuses"].items())))
     console.print(table)
     console.print(f"unichannel / naive: {report['ratio_unichannel_to_naive']}x   unichannel / trivial: "

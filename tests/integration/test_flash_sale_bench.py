@@ -29,3 +29,8 @@ def test_a_small_flash_sale_benchmark_measures_every_endpoint_and_finds_nothing_
     assert report["ratio_unichannel_to_naive"] == round(
         scenarios["unichannel"]["orders_per_s"] / scenarios["naive"]["orders_per_s"], 2)
     assert len(report["memory_per_worker_mib"]) >= 1 and report["cpu_count"] >= 1
+    for scenario in scenarios.values():  # what each answered request cost in CPU, process by process
+        assert scenario["cpu_us_per_request"]["workers"] > 0 and scenario["cpu_us_per_request"]["load_generator"] > 0
+    # orders cost the database; the trivial route does not touch it (its share is the server's background work)
+    assert scenarios["unichannel"]["cpu_us_per_request"]["postgresql"] > scenarios["trivial"]["cpu_us_per_request"][
+        "postgresql"] >= 0

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -64,6 +66,33 @@ class Scenario:
     oversold: int | None = None
     lost: int | None = None
     worker_rss_mib: list[float] = field(default_factory=list)
+    # CPU time per answered request, in microseconds: the server's workers, PostgreSQL (every process of a server on
+    # this machine, None for a remote one) and wrk. With the machine's cores, it says what a run is bound by.
+    cpu_us_per_request: dict[str, float | None] = field(default_factory=dict)
+
+
+def _cpu_seconds(pids: list[str]) -> float:
+    """User + system CPU time of the processes (those that are gone count as nothing)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_pids() -> list[str]:
+    """The processes of a PostgreSQL server on this machine (its postmaster, backends and helpers)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == "postgres":
+                pids.append(entry.name)
+        except OSError:
+            continue
+    return pids
 
 
 def _free_port() -> int:
@@ -179,14 +208,18 @@ class Server:
         self.stop()
         raise RuntimeError("the benchmark server did not start")
 
-    def worker_rss_mib(self) -> list[float]:
-        """Each worker's resident memory (with one worker, uvicorn serves from its own process). Workers are the
-        spawned children; multiprocessing's resource tracker is a child too, and no worker."""
+    def worker_pids(self) -> list[str]:
+        """The serving processes: the spawned children (multiprocessing's resource tracker is a child too, and no
+        worker), or, with one worker, uvicorn's own process."""
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         pids = [pid for pid in (children.read_text().split() if children.exists() else [])
                 if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        return pids or [str(self.process.pid)]
+
+    def worker_rss_mib(self) -> list[float]:
+        """Each worker's resident memory."""
         sizes = []
-        for pid in pids or [str(self.process.pid)]:
+        for pid in self.worker_pids():
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     sizes.append(round(int(line.split()[1]) / 1024, 1))
@@ -212,6 +245,7 @@ class Server:
 
 def _wrk(wrk: str, base: str, path: str, tokens: Path, connections: int, seconds: int, threads: int) -> dict:
     env = {**os.environ, "BENCH_TOKENS": str(tokens), "BENCH_PATH": path, "BENCH_RUN": uuid.uuid4().hex[:12]}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)  # the server is a child too, but it has not ended
     result = subprocess.run(
         [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(LUA), base],
         env=env, capture_output=True, text=True, timeout=seconds + 120,
@@ -219,7 +253,30 @@ def _wrk(wrk: str, base: str, path: str, tokens: Path, connections: int, seconds
     line = next((ln for ln in result.stdout.splitlines() if ln.startswith("BENCH_RESULT ")), None)
     if line is None:
         raise RuntimeError(f"wrk gave no result:\n{result.stdout}\n{result.stderr}")
-    return json.loads(line.removeprefix("BENCH_RESULT "))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    raw = json.loads(line.removeprefix("BENCH_RESULT "))
+    raw["cpu_s"] = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return raw
+
+
+def _measured(
+    name: str, server: Server, wrk: str, path: str, tokens: Path, connections: int, seconds: int, threads: int,
+    *, local_postgres: bool, counts_as_order: str = "201",
+) -> Scenario:
+    """One wrk run against the server, with the CPU time it cost the workers, PostgreSQL and wrk."""
+    workers, postgres = server.worker_pids(), _postgres_pids() if local_postgres else []
+    workers_before, postgres_before = _cpu_seconds(workers), _cpu_seconds(postgres)
+    raw = _wrk(wrk, server.base, path, tokens, connections, seconds, threads)
+    workers_cpu, postgres_cpu = _cpu_seconds(workers) - workers_before, _cpu_seconds(postgres) - postgres_before
+    result = _scenario(name, raw, counts_as_order)
+    answered = max(1, raw["requests"])
+    result.cpu_us_per_request = {
+        "workers": round(workers_cpu * 1e6 / answered, 1),
+        "postgresql": round(postgres_cpu * 1e6 / answered, 1) if postgres else None,
+        "load_generator": round(raw["cpu_s"] * 1e6 / answered, 1),
+    }
+    result.worker_rss_mib = server.worker_rss_mib()
+    return result
 
 
 async def _sale_state(url: str, sale_id: int, variant_id: int, warehouse_id: int) -> tuple[int, int, int, int]:
@@ -258,6 +315,7 @@ def run(workers: int, connections: int, duration: int, shoppers: int, admin_dsn:
     url = f"{base_dsn.replace('postgresql://', 'postgresql+asyncpg://', 1)}/{database}"
     asyncio.run(_admin(admin_dsn, f'CREATE DATABASE "{database}"'))
     wrk_threads = 2
+    local_postgres = urlsplit(admin_dsn).hostname in (None, "", "127.0.0.1", "localhost", "::1")
     # PostgreSQL allows 100 connections by default; every worker may open twice its pool size: stay well below,
     # leaving room for this process's own checks.
     pool = str(max(2, 60 // (2 * workers)))
@@ -272,7 +330,8 @@ def run(workers: int, connections: int, duration: int, shoppers: int, admin_dsn:
             def measure(server: Server, name: str, sale: str, check: bool = True) -> Scenario:
                 path = f"/api/v1/flash-sales/{seeded.sales[sale]}/orders"
                 print(f"running {name}: {connections} connections for {duration}s ...", flush=True)
-                result = _scenario(name, _wrk(wrk, server.base, path, tokens, connections, duration, wrk_threads))
+                result = _measured(name, server, wrk, path, tokens, connections, duration, wrk_threads,
+                                   local_postgres=local_postgres)
                 if check:
                     count, units, sold, reserved = asyncio.run(
                         _sale_state(url, seeded.sales[sale], seeded.variants[sale], seeded.warehouse_id))
@@ -280,7 +339,6 @@ def run(workers: int, connections: int, duration: int, shoppers: int, admin_dsn:
                     result.in_database = count
                     result.oversold = max(0, units - quantity) + max(0, sold - quantity) + max(0, reserved - quantity)
                     result.lost = max(0, result.acknowledged - count)
-                result.worker_rss_mib = server.worker_rss_mib()
                 return result
 
             def warm_up(server: Server) -> None:
@@ -304,10 +362,9 @@ def run(workers: int, connections: int, duration: int, shoppers: int, admin_dsn:
                 warm_up(server)
                 scenarios["unichannel"] = measure(server, "unichannel (coalesced)", "unichannel")
                 print(f"running trivial: {connections} connections for {duration}s ...", flush=True)
-                scenarios["trivial"] = _scenario(
-                    "trivial JSON", _wrk(wrk, server.base, "/api/v1/bench/trivial", tokens, connections, duration,
-                                         wrk_threads), counts_as_order="200")
-                scenarios["trivial"].worker_rss_mib = server.worker_rss_mib()
+                scenarios["trivial"] = _measured("trivial JSON", server, wrk, "/api/v1/bench/trivial", tokens,
+                                                 connections, duration, wrk_threads, local_postgres=local_postgres,
+                                                 counts_as_order="200")
                 scenarios["sold_out"] = measure(server, "unichannel after sell-out", "sold_out")
             finally:
                 server.stop()
