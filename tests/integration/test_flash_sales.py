@@ -7,10 +7,12 @@ from collections import Counter
 from datetime import timedelta
 
 import asyncpg
+import orjson
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
+from unichannel import idempotency
 from unichannel.check import run_checks
 from unichannel.idempotency import idempotency_keys
 from unichannel.inventory.repository import reservations
@@ -163,31 +165,39 @@ async def _fail_order_history(env, fail: bool) -> None:
                 "BEGIN SELECT RAISE(ABORT, 'injected: the database failed mid-batch'); END")
 
 
-async def test_a_key_another_transaction_holds_is_waited_for_then_answered_as_that_request_ended(env):
-    """PostgreSQL: a batch claiming a key that another transaction (here a checkout, still open) has claimed waits for
-    it; once it commits, the flash request with that key is refused (it was used for another request), and nothing of
-    it is written. Until then, the request is not answered."""
+@pytest.mark.parametrize("same_request", [False, True], ids=["another-request", "the-same-request"])
+async def test_a_key_another_transaction_holds_is_waited_for_then_answered_as_that_request_ended(env, same_request):
+    """PostgreSQL: a batch claiming a key that another transaction (a checkout, or the same order sent to another
+    server process) has taken waits for it; once it commits, the flash request with that key is answered as that one
+    was (or refused, if it asked something else), and nothing of it is written. Until then, it is not answered."""
     if not env.settings.database_url.startswith("postgresql"):
         pytest.skip("SQLite has one writer at a time: a second transaction cannot hold a key meanwhile")
     world = await build_flash_world(env.uow, env.clock.now(), units=5)
     caller = f"customer:{world.buyers[0]}"
+    fingerprint = idempotency.request_hash("POST", f"/flash-sales/{world.sale_id}/orders", [world.buyers[0], 1])
+    first_answer = {"order_id": 424242, "status": "placed"}
     other = await asyncpg.connect(env.settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1))
     try:
         holding = other.transaction()
         await holding.start()
         await other.execute(
             "INSERT INTO idempotency_keys (caller, key, request_hash, resource, status_code, response, created_at) "
-            "VALUES ($1, 'held', 'another request', 'checkout:1', 201, '{}', now())", caller)
+            "VALUES ($1, 'held', $2, 'order:424242', 201, $3::jsonb, now())",
+            caller, fingerprint if same_request else "another request", orjson.dumps(first_answer).decode())
         waiting = asyncio.ensure_future(buy(env, world, "buyer0", key="held"))
         done, _ = await asyncio.wait([waiting], timeout=0.5)
-        assert not done  # the batch waits on the uncommitted claim
+        assert not done  # the batch waits on the uncommitted key
         await holding.commit()
-        refused = await waiting
+        answer = await waiting
     finally:
         await other.close()
-    assert (refused.status_code, refused.json()["code"]) == (409, "idempotency_key_reused")
+    if same_request:
+        assert (answer.status_code, answer.json()) == (201, first_answer)
+    else:
+        assert (answer.status_code, answer.json()["code"]) == (409, "idempotency_key_reused")
     assert await count(env, orders) == 0 and (await sale_row(env, world))["sold"] == 0
-    assert await count(env, idempotency_keys) == 1  # the other request's record, and no claim of this one left
+    assert await count(env, idempotency_keys) == 1  # the other request's record, and nothing of this one
+    assert await stock_of(env, world.variant_id, world.warehouse_id) == (5, 0)
     assert (await buy(env, world, "buyer0", key="fresh")).status_code == 201
 
 
