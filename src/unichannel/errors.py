@@ -31,6 +31,11 @@ class MalformedJson(DomainError):
     code = "malformed_json"
 
 
+class PayloadTooLarge(DomainError):
+    status_code = 413
+    code = "payload_too_large"
+
+
 class InvalidInput(DomainError):
     status_code = 422
     code = "invalid_input"

@@ -328,6 +328,25 @@ async def test_bad_flash_orders_get_a_clear_error_and_write_nothing(env):
     assert (await sale_row(env, world))["sold"] == 0
 
 
+async def test_an_oversized_order_body_is_refused_before_it_is_read(env):
+    world = await build_flash_world(env.uow, env.clock.now(), units=5)
+    path = f"/api/v1/flash-sales/{world.sale_id}/orders"
+    padded = b'{"quantity": 1' + b" " * 5000 + b"}"  # valid JSON, but no order needs 5 kB
+
+    async def chunks():  # sent without a Content-Length: the size is found while reading
+        for start in range(0, len(padded), 1000):
+            yield padded[start:start + 1000]
+
+    for content in (padded, chunks()):
+        refused = await env.client.post(path, content=content, headers=world.auth("buyer0"))
+        assert refused.status_code == 413
+        assert refused.json() == {"code": "payload_too_large", "message": "an order's body is at most 4096 bytes",
+                                  "field": None}
+    assert await count(env, orders) == 0 and (await sale_row(env, world))["sold"] == 0
+    fits = await env.client.post(path, content=b'{"quantity": 1' + b" " * 4000 + b"}", headers=world.auth("buyer0"))
+    assert fits.status_code == 201, fits.text
+
+
 async def test_the_order_route_answers_its_errors_as_the_rest_of_the_api(env, monkeypatch):
     """The route is served ahead of the framework's middleware: its failures must still be the API's error bodies."""
     world = await build_flash_world(env.uow, env.clock.now(), units=5)

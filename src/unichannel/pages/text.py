@@ -60,6 +60,7 @@ ErrorTexts = tuple[str, ...]
 ERROR_TEXTS_ZH: dict[str, ErrorTexts] = {
     "bad_request": ("请求有误，请检查后重试",),
     "malformed_json": ("请求的内容不是有效的 JSON",),
+    "payload_too_large": ("请求的内容太大了",),
     "invalid_input": ("填写的内容不符合要求，请检查后重试",),
     "not_found": ("没有找到，或您无权查看",),
     "unauthenticated": ("尚未登录或登录已失效，请重新登录",),

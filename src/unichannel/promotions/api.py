@@ -16,16 +16,25 @@ from unichannel.api_types import MAX_ID, IdPath
 from unichannel.catalog import service as catalog_service
 from unichannel.checkout.api import CustomerParam, cart_owner
 from unichannel.clock import Clock
-from unichannel.errors import InvalidInput, MalformedJson, NotFound, NotParticipating, NotStarted, SoldOut
+from unichannel.errors import (
+    InvalidInput,
+    MalformedJson,
+    NotFound,
+    NotParticipating,
+    NotStarted,
+    PayloadTooLarge,
+    SoldOut,
+)
 from unichannel.inventory import repository as inventory_repository
 from unichannel.promotions import repository, service
 from unichannel.promotions.model import check_open
 from unichannel.promotions.schemas import FlashOrderIn, FlashOrderOut, FlashSaleIn, FlashSaleOut
 from unichannel.promotions.service import FlashRequest, terms_of
-from unichannel.web import Caller, IdempotencyKey, MaybeCaller, current_principal, new_uow
+from unichannel.web import Caller, ErrorOut, IdempotencyKey, MaybeCaller, current_principal, new_uow
 
 router = APIRouter(tags=["flash sales"])
 SALE_CACHE_SECONDS = 1.0  # how stale an in-process view of a sale may be before it is read again
+MAX_ORDER_BODY = 4096  # bytes of an order's body (`{"quantity": n}` takes a dozen): more is refused unread
 
 
 def sale_state(sale: dict[str, Any], now: datetime) -> str:
@@ -152,7 +161,8 @@ FLASH_ORDER_PATH = "/flash-sales/{sale_id}/orders"
 
 @router.post(
     FLASH_ORDER_PATH, status_code=201, response_model=FlashOrderOut,
-    responses={503: {"description": "the batch this order was part of failed; nothing was written; retry"}},
+    responses={413: {"model": ErrorOut, "description": f"the body is larger than {MAX_ORDER_BODY} bytes"},
+               503: {"description": "the batch this order was part of failed; nothing was written; retry"}},
 )
 async def place_flash_order(
     request: Request,
@@ -206,6 +216,21 @@ def _whole_number(text: str | None, field: str, low: int, high: int) -> int | No
     return int(text)
 
 
+async def _body_of(request: Request) -> bytes:
+    """The body, refused with 413 past MAX_ORDER_BODY bytes (said in Content-Length or sent) before the rest is read:
+    the hot path must not buffer whatever a client chooses to send."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_ORDER_BODY:
+        raise PayloadTooLarge(f"an order's body is at most {MAX_ORDER_BODY} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_ORDER_BODY:
+            raise PayloadTooLarge(f"an order's body is at most {MAX_ORDER_BODY} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _quantity_of(raw: bytes) -> int:
     """The body `{"quantity": n}` checked exactly as FlashOrderIn would (strict integer, no other keys)."""
     try:
@@ -230,5 +255,5 @@ async def fast_flash_order(request: Request) -> Response:
     sale_id = _whole_number(request.path_params["sale_id"], "sale_id", 1, MAX_ID)
     caller = await current_principal(request, request.headers.get("authorization"))
     customer_id = _whole_number(request.query_params.get("customer_id"), "customer_id", 1, MAX_ID)
-    quantity = _quantity_of(await request.body())
+    quantity = _quantity_of(await _body_of(request))
     return await _place(request, sale_id, caller, quantity, request.headers.get("idempotency-key"), customer_id)
