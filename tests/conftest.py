@@ -11,6 +11,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -150,6 +151,12 @@ class Env:
 async def env(database_url: str) -> AsyncIterator[Env]:
     """The whole application on the test database, called in-process over HTTP (no background tasks: tests drive
     the sweeper and relay themselves)."""
+    async with open_env(database_url) as opened:
+        yield opened
+
+
+@asynccontextmanager
+async def open_env(database_url: str) -> AsyncIterator[Env]:
     settings = Settings(database_url=database_url, public_base_url="https://shop.example")
     clock = FixedClock(OPENING)
     gateway = SimulatedGateway(clock=clock)

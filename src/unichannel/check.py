@@ -13,6 +13,9 @@
 5. Every stored idempotent result names exactly one thing it created (a checkout, order, refund, return or
    shipment move) that exists and that
    its stored response names, and no two keys claim the same thing.
+8. Every reference from the tables each order writes (orders, their lines, holds and flash-sale buyers' counts) to a
+   merchant, SKU, location, customer or sale points at a row that exists: the database enforces these only within an
+   order, so that the order path does not lock a parent row per reference (migration 0009).
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from unichannel.catalog.repository import merchants, variants
+from unichannel.customers.repository import customers
 from unichannel.idempotency import idempotency_keys
 from unichannel.fulfillment.repository import shipment_lines, shipments
-from unichannel.inventory.repository import lots, reservations, stock, stock_movements
+from unichannel.inventory.repository import locations, lots, reservations, stock, stock_movements
 from unichannel.orders.repository import checkouts, order_lines, orders, returns
 from unichannel.payments.repository import balances as ledger_balances
 from unichannel.payments.repository import (
@@ -36,6 +41,7 @@ from unichannel.payments.repository import (
     payments,
     refunds,
 )
+from unichannel.promotions.repository import flash_sale_purchases, flash_sales
 
 LIVE_ORDER = ("placed", "paid", "allocated")
 LIVE_HOLD = ("active", "allocated")
@@ -284,6 +290,32 @@ async def _payment_trails(conn: AsyncConnection, report: Report) -> None:
                                                   f"payment counts {refunded_minor}"))
 
 
+# (column, the table it refers to): the references of the order path that the database does not enforce.
+REFERENCES = [
+    (orders.c.customer_id, customers), (orders.c.merchant_id, merchants), (orders.c.location_id, locations),
+    (orders.c.assisted_by_location_id, locations), (orders.c.flash_sale_id, flash_sales),
+    (order_lines.c.merchant_id, merchants), (order_lines.c.variant_id, variants), (order_lines.c.location_id, locations),
+    (reservations.c.merchant_id, merchants), (reservations.c.variant_id, variants),
+    (reservations.c.location_id, locations),
+    (flash_sale_purchases.c.flash_sale_id, flash_sales), (flash_sale_purchases.c.customer_id, customers),
+]
+
+
+async def _references(conn: AsyncConnection, report: Report) -> None:
+    for column, referred in REFERENCES:
+        table = column.table
+        dangling = (
+            select(table.c.id, column)
+            .where(column.is_not(None), ~select(referred.c.id).where(referred.c.id == column).exists())
+            .order_by(table.c.id)
+            .limit(SHOWN_PER_RULE)
+        )
+        for row_id, missing in await conn.execute(dangling):
+            report.violations.append(Violation(8, f"{table.name} {row_id}: {column.name} {missing} names no row of "
+                                                  f"{referred.name}"))
+    report.counts["references checked"] = len(REFERENCES)
+
+
 async def run_checks(engine: AsyncEngine) -> Report:
     """Reads the whole database once per rule; changes nothing."""
     report = Report()
@@ -291,7 +323,7 @@ async def run_checks(engine: AsyncEngine) -> Report:
         if conn.dialect.name == "postgresql":
             # One snapshot for every rule, so a live shop's concurrent orders cannot look like drift.
             await conn.execution_options(isolation_level="REPEATABLE READ")
-        for rule in (_stock_bounds, _conservation, _live_lines, _ledger, _idempotency):
+        for rule in (_stock_bounds, _conservation, _live_lines, _ledger, _idempotency, _references):
             await rule(conn, report)
         await conn.rollback()
     return report

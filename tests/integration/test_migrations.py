@@ -1,6 +1,6 @@
-"""Migrations 0006 (import_jobs), 0007 and 0008 (the flash-batch functions) on SQLite and PostgreSQL: down to 0005
-drops the table with its index and its rows and leaves every other table as it was; up again rebuilds it exactly as
-the code declares it."""
+"""Migrations 0006 (import_jobs), 0007 and 0008 (the flash-batch functions) and 0009 (the order path's references to
+master data) on SQLite and PostgreSQL, each down and up again: what goes, what stays, and that the result is what
+the code declares."""
 
 from __future__ import annotations
 
@@ -17,9 +17,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 
-from tests.conftest import PG_DSN, require_postgres
+from tests.conftest import PG_DSN, open_env, require_postgres
+from tests.integration.world import HOME, build_world
 from unichannel import migrate
 from unichannel.catalog.repository import import_jobs, merchants
+from unichannel.inventory.repository import reservations
+from unichannel.orders.repository import order_history, order_lines, orders
 from unichannel.db import create_engine
 from unichannel.settings import Settings
 from unichannel.tables import metadata
@@ -101,7 +104,7 @@ async def test_0006_downgrades_to_0005_without_import_jobs_and_upgrades_back_as_
     await asyncio.to_thread(command.downgrade, migrate.alembic_config(settings), "0005")
     down, revision, merchant_count = await _read(settings)
 
-    assert head == "0008" and revision == "0005"
+    assert head == "0009" and revision == "0005"
     assert at_head["import_jobs_differences"] == []  # the migration builds what the code declares
     assert at_head["import_jobs_indexes"] == {"ix_import_jobs_merchant"}
     assert down["tables"] == at_head["tables"] - {"import_jobs"}  # only its table went
@@ -145,3 +148,73 @@ async def test_0007_and_0008_flash_batch_functions_exist_on_postgresql_only_and_
     assert await functions() == set()
     await asyncio.to_thread(migrate.upgrade, settings)
     assert await functions() == ({"flash_batch_apply"} if postgres else set())
+
+
+ORDER_PATH = ("orders", "order_lines", "reservations", "order_history", "flash_sale_purchases")
+
+
+async def _order_path_schema(settings: Settings) -> dict:
+    """Per table of the order path: its foreign keys (column, referred table), and the differences from the code."""
+    def read(sync_conn) -> dict:  # noqa: ANN001 - a synchronous SQLAlchemy connection
+        found = inspect(sync_conn)
+        differences = compare_metadata(MigrationContext.configure(sync_conn, opts={"compare_type": True}), metadata)
+        return {
+            "keys": {table: sorted((key["constrained_columns"][0], key["referred_table"])
+                                   for key in found.get_foreign_keys(table)) for table in ORDER_PATH},
+            "differences": [repr(d) for d in differences if any(f"'{table}'" in repr(d) for table in ORDER_PATH)],
+        }
+
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as conn:
+            schema = await conn.run_sync(read)
+            schema["rows"] = [len((await conn.execute(select(table.c.id))).all())
+                              for table in (orders, order_lines, reservations, order_history)]
+            if conn.dialect.name == "postgresql":
+                schema["function"] = (await conn.execute(text(
+                    "SELECT prosrc FROM pg_proc WHERE proname = 'flash_batch_apply'"))).scalar_one()
+    finally:
+        await engine.dispose()
+    return schema
+
+
+async def test_0009_drops_the_order_paths_references_to_master_data_and_downgrade_restores_them(empty_database_url):
+    settings = Settings(database_url=empty_database_url)
+    await asyncio.to_thread(migrate.upgrade, settings)
+    async with open_env(empty_database_url) as env:  # an order with its line, hold and history, kept through both
+        world = await build_world(env)
+        await env.client.post("/api/v1/cart/lines", json={"sku": "MUG-1", "quantity": 2}, headers=world.auth("alice"))
+        placed = await env.client.post("/api/v1/orders", json={"delivery": HOME},
+                                       headers={**world.auth("alice"), "Idempotency-Key": "k"})
+        assert placed.status_code == 201
+    at_head = await _order_path_schema(settings)
+
+    await asyncio.to_thread(command.downgrade, migrate.alembic_config(settings), "0008")
+    down = await _order_path_schema(settings)
+    await asyncio.to_thread(migrate.upgrade, settings)
+    again = await _order_path_schema(settings)
+
+    assert at_head["keys"] == {  # only the keys within an order
+        "orders": [("checkout_id", "checkouts")],
+        "order_lines": [("order_id", "orders"), ("reservation_id", "reservations")],
+        "reservations": [],
+        "order_history": [("order_id", "orders")],
+        "flash_sale_purchases": [],
+    }
+    assert at_head["differences"] == []  # the migration builds what the code declares
+    assert down["keys"] == {
+        "orders": [("assisted_by_location_id", "locations"), ("checkout_id", "checkouts"),
+                   ("customer_id", "customers"), ("flash_sale_id", "flash_sales"), ("location_id", "locations"),
+                   ("merchant_id", "merchants")],
+        "order_lines": [("location_id", "locations"), ("merchant_id", "merchants"), ("order_id", "orders"),
+                        ("reservation_id", "reservations"), ("variant_id", "variants")],
+        "reservations": [("location_id", "locations"), ("merchant_id", "merchants"), ("variant_id", "variants")],
+        "order_history": [("order_id", "orders")],
+        "flash_sale_purchases": [("customer_id", "customers"), ("flash_sale_id", "flash_sales")],
+    }
+    assert at_head["rows"] == down["rows"] == again["rows"] == [1, 1, 1, 1]  # the order survives both ways
+    assert again == at_head
+    if "function" in at_head:  # PostgreSQL: 0009's function looks its sequences up once per batch, 0008's per id
+        assert "nextval(hold_sequence)" in at_head["function"] and "pg_get_serial_sequence('reservations', 'id'))" \
+            not in at_head["function"]
+        assert "nextval(pg_get_serial_sequence('reservations', 'id'))" in down["function"]
