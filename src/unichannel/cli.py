@@ -76,7 +76,7 @@ def serve(
         console.print("[yellow]SQLite serialises writes: several workers add little; PostgreSQL scales out.[/yellow]")
     uvicorn.run(
         "unichannel.asgi:app", host=host, port=port, workers=workers, log_level="info", access_log=False,
-        loop="uvloop", http="httptools",
+        loop="uvloop", http="unichannel.serving:Protocol",
     )
 
 

@@ -33,7 +33,7 @@ def running_server(database_url: str, *, workers: int = 2, extra_env: dict[str, 
     log = tempfile.TemporaryFile()
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "unichannel.asgi:app", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
+         "--workers", str(workers), "--log-level", "warning", "--no-access-log", "--http", "unichannel.serving:Protocol"],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"

@@ -195,7 +195,7 @@ class Server:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "unichannel.asgi:app", "--host", "127.0.0.1", "--port", str(self.port),
              "--workers", str(workers), "--log-level", "warning", "--no-access-log", "--loop", "uvloop",
-             "--http", "httptools", "--backlog", "4096"],
+             "--http", "unichannel.serving:Protocol", "--backlog", "4096"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
         deadline = time.monotonic() + 60
