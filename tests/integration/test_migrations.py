@@ -1,6 +1,6 @@
-"""Migrations 0006 (import_jobs), 0007 and 0008 (the flash-batch functions) and 0009 (the order path's references to
-master data) on SQLite and PostgreSQL, each down and up again: what goes, what stays, and that the result is what
-the code declares."""
+"""Migrations 0006 (import_jobs), 0007 and 0008 (the flash-batch functions), 0009 (the order path's references to
+master data) and 0010 (the flash-batch function's fresh plans) on SQLite and PostgreSQL, each down and up again: what
+goes, what stays, and that the result is what the code declares."""
 
 from __future__ import annotations
 
@@ -104,7 +104,7 @@ async def test_0006_downgrades_to_0005_without_import_jobs_and_upgrades_back_as_
     await asyncio.to_thread(command.downgrade, migrate.alembic_config(settings), "0005")
     down, revision, merchant_count = await _read(settings)
 
-    assert head == "0009" and revision == "0005"
+    assert head == "0010" and revision == "0005"
     assert at_head["import_jobs_differences"] == []  # the migration builds what the code declares
     assert at_head["import_jobs_indexes"] == {"ix_import_jobs_merchant"}
     assert down["tables"] == at_head["tables"] - {"import_jobs"}  # only its table went
@@ -218,3 +218,5 @@ async def test_0009_drops_the_order_paths_references_to_master_data_and_downgrad
         assert "nextval(hold_sequence)" in at_head["function"] and "pg_get_serial_sequence('reservations', 'id'))" \
             not in at_head["function"]
         assert "nextval(pg_get_serial_sequence('reservations', 'id'))" in down["function"]
+        # 0010: the batch's joins to the keys and the buyers' counts are planned afresh on every call.
+        assert at_head["function"].count("EXECUTE '") == 5 and "EXECUTE '" not in down["function"]
