@@ -104,7 +104,7 @@ async def test_0006_downgrades_to_0005_without_import_jobs_and_upgrades_back_as_
     await asyncio.to_thread(command.downgrade, migrate.alembic_config(settings), "0005")
     down, revision, merchant_count = await _read(settings)
 
-    assert head == "0010" and revision == "0005"
+    assert head == "0011" and revision == "0005"
     assert at_head["import_jobs_differences"] == []  # the migration builds what the code declares
     assert at_head["import_jobs_indexes"] == {"ix_import_jobs_merchant"}
     assert down["tables"] == at_head["tables"] - {"import_jobs"}  # only its table went
@@ -121,6 +121,9 @@ async def test_0006_downgrades_to_0005_without_import_jobs_and_upgrades_back_as_
         await engine.dispose()
     assert revision == head and again == at_head
     assert rows == []  # a downgrade drops the imports' progress and reports; upgrading again starts empty
+
+
+AT_HEAD = {"flash_batch_apply", "flash_batch_decide", "flash_batch_write"}
 
 
 async def test_0007_and_0008_flash_batch_functions_exist_on_postgresql_only_and_downgrade_in_turn(empty_database_url):
@@ -141,13 +144,15 @@ async def test_0007_and_0008_flash_batch_functions_exist_on_postgresql_only_and_
     config = migrate.alembic_config(settings)
     postgres = settings.database_url.startswith("postgresql")
     await asyncio.to_thread(migrate.upgrade, settings)
+    assert await functions() == (AT_HEAD if postgres else set())
+    await asyncio.to_thread(command.downgrade, config, "0010")  # 0011 added the two helpers
     assert await functions() == ({"flash_batch_apply"} if postgres else set())  # 0008 replaced 0007's function
     await asyncio.to_thread(command.downgrade, config, "0007")
     assert await functions() == ({"flash_batch_state"} if postgres else set())
     await asyncio.to_thread(command.downgrade, config, "0006")
     assert await functions() == set()
     await asyncio.to_thread(migrate.upgrade, settings)
-    assert await functions() == ({"flash_batch_apply"} if postgres else set())
+    assert await functions() == (AT_HEAD if postgres else set())
 
 
 ORDER_PATH = ("orders", "order_lines", "reservations", "order_history", "flash_sale_purchases")
@@ -214,9 +219,9 @@ async def test_0009_drops_the_order_paths_references_to_master_data_and_downgrad
     }
     assert at_head["rows"] == down["rows"] == again["rows"] == [1, 1, 1, 1]  # the order survives both ways
     assert again == at_head
-    if "function" in at_head:  # PostgreSQL: 0009's function looks its sequences up once per batch, 0008's per id
+    if "function" in at_head:  # PostgreSQL: since 0009 the function looks its sequences up once per batch, 0008's per id
         assert "nextval(hold_sequence)" in at_head["function"] and "pg_get_serial_sequence('reservations', 'id'))" \
             not in at_head["function"]
         assert "nextval(pg_get_serial_sequence('reservations', 'id'))" in down["function"]
-        # 0010: the batch's joins to the keys and the buyers' counts are planned afresh on every call.
-        assert at_head["function"].count("EXECUTE '") == 5 and "EXECUTE '" not in down["function"]
+        # 0011: the batch is decided before the lock and again under it, by the helper
+        assert at_head["function"].count("FROM flash_batch_decide(") == 2 and "flash_batch_decide" not in down["function"]
