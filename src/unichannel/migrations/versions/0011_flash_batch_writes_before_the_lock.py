@@ -2,13 +2,13 @@
 
 Revision ID: 0011
 Revises: 0010
-Create Date: 2026-12-04 06:00:00
+Create Date: 2026-12-04 05:10:00
 
 Batches for one sale are serialised by its row lock, held from the lock to the commit. Until now everything a batch
 writes happened under it: sampling pg_stat_activity during the flash benchmark (2 workers), one batch ran while the
 other waited for the lock (`Lock:transactionid`) in 72 % of the samples that showed any batch, both ran in 9 %, and
-more than a quarter of the CPU was idle. Most of what a batch writes does not depend on the decision: who wins is
-known before the lock from the committed state (the sale changes only when another batch commits), and a batch's
+more than a quarter of the CPU was idle. Most of what a batch writes does not depend on the decision: who wins is nearly
+always known before the lock from the committed state (it changes when another batch commits), and a batch's
 holds, orders, lines, history rows and the winners' idempotency results (stored with the claim, sparing an update of
 each key) are new rows no one else can see or wait for. So the function now
 
