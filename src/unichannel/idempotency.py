@@ -86,7 +86,8 @@ async def record(uow: UnitOfWork, claim_id: int, resource: str, status_code: int
 async def claim_many(conn: Any, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
     """Claims many keys in one statement; returns the (caller, key) pairs this transaction now owns, with claim ids.
     A key another transaction holds is not returned (on PostgreSQL, after waiting for that transaction to end).
-    (A flash-sale batch on PostgreSQL claims its keys the same way inside `flash_batch_apply`, migration 0008.)"""
+    (A flash-sale batch on PostgreSQL claims its keys the same way inside `flash_batch_apply`, each with the answer
+    it will give if it wins already in it, migrations 0008 and 0011.)"""
     for row in rows:
         check_key(row["key"])
     statement = (

@@ -231,7 +231,7 @@ async def write_batch(conn: AsyncConnection, plan: BatchWrite) -> None:
         await conn.execute(idempotency_keys.delete().where(idempotency_keys.c.id.in_(plan.withdrawn)))
 
 
-# PostgreSQL: the whole batch in one call of `flash_batch_apply` (migration 0008).
+# PostgreSQL: the whole batch in one call of `flash_batch_apply` (migrations 0008 to 0011).
 _APPLY_PG = "SELECT * FROM flash_batch_apply($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 
 
