@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Runs `unichannel bench flash-sale` from a checkout: python bench/flash_sale.py [--workers 2 --connections 256 ...]."""
+"""Runs `unichannel bench flash-sale` from a checkout: python bench/flash_sale.py [--workers 1 --connections 256 ...]."""
 
 import sys
 from pathlib import Path

@@ -633,7 +633,9 @@ def _write_report(path: Path, report: dict) -> None:
 
 @bench_app.command("flash-sale")
 def bench_flash_sale(
-    workers: Annotated[int, typer.Option(min=1, max=16)] = 2,
+    workers: Annotated[int, typer.Option(
+        min=1, max=16, help="server processes (on 2 cores shared with PostgreSQL and wrk, one serves a sale best)",
+    )] = 1,
     connections: Annotated[int, typer.Option(min=1, max=10_000)] = 256,
     duration: Annotated[int, typer.Option(min=1, max=600, help="seconds per measured run")] = 15,
     shoppers: Annotated[int, typer.Option(min=1, max=100_000, help="distinct shoppers (tokens) in the load")] = 400,
