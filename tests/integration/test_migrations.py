@@ -219,9 +219,10 @@ async def test_0009_drops_the_order_paths_references_to_master_data_and_downgrad
     }
     assert at_head["rows"] == down["rows"] == again["rows"] == [1, 1, 1, 1]  # the order survives both ways
     assert again == at_head
-    if "function" in at_head:  # PostgreSQL: since 0009 the function looks its sequences up once per batch, 0008's per id
+    if "function" in at_head:  # PostgreSQL: since 0009 the sequences are looked up once per batch (0008: per id)
         assert "nextval(hold_sequence)" in at_head["function"] and "pg_get_serial_sequence('reservations', 'id'))" \
             not in at_head["function"]
         assert "nextval(pg_get_serial_sequence('reservations', 'id'))" in down["function"]
         # 0011: the batch is decided before the lock and again under it, by the helper
-        assert at_head["function"].count("FROM flash_batch_decide(") == 2 and "flash_batch_decide" not in down["function"]
+        assert at_head["function"].count("FROM flash_batch_decide(") == 2
+        assert "flash_batch_decide" not in down["function"]

@@ -9,8 +9,9 @@ On PostgreSQL all of it is one statement, the function `flash_batch_apply` (migr
 `apply_batch_at_once` calls it, and on a connection outside a transaction block it commits by itself, so the sale is
 locked for the function's run and the commit only. It decides the batch once on what is committed before taking the
 lock and writes the would-be winners' rows then, while another process's batch holds the lock; under the lock it
-decides again and removes or moves the rows of any request the second decision placed differently. On SQLite (`apply_batch`), Python decides and writes in the unit of work's
-transaction, which holds the database's write lock from its first statement. Tests run the same cases through both.
+decides again and removes or moves the rows of any request the second decision placed differently. On SQLite
+(`apply_batch`), Python decides and writes in the unit of work's transaction, which holds the database's write lock
+from its first statement. Tests run the same cases through both.
 """
 
 from __future__ import annotations

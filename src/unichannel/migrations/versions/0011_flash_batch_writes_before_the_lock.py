@@ -201,7 +201,8 @@ BEGIN
       INTO sku, line_name FROM variants v JOIN products p ON p.id = v.product_id WHERE v.id = sale.variant_id;
     IF p_now >= sale.starts_at AND p_now < sale.ends_at AND sale.sold < sale.quantity THEN
         SELECT * INTO decided FROM flash_batch_decide(p_sale, sale.variant_id, sale.quantity - sale.sold,
-                                                      sale.per_customer_limit, p_customers, p_quantities, p_tills, kinds);
+                                                      sale.per_customer_limit, p_customers, p_quantities, p_tills,
+                                                      kinds);
         forecast := decided.chosen;
         written := ARRAY(SELECT k FROM generate_series(1, n) AS k WHERE forecast[k] IS NOT NULL ORDER BY k);
         IF cardinality(written) > 0 THEN
@@ -245,7 +246,8 @@ BEGIN
             AND st.location_id IN (SELECT fl.location_id FROM flash_sale_locations fl WHERE fl.flash_sale_id = p_sale)
           ORDER BY st.location_id FOR NO KEY UPDATE;
         SELECT * INTO decided FROM flash_batch_decide(p_sale, sale.variant_id, sale.quantity - sale.sold,
-                                                      sale.per_customer_limit, p_customers, p_quantities, p_tills, kinds);
+                                                      sale.per_customer_limit, p_customers, p_quantities, p_tills,
+                                                      kinds);
         kinds := decided.kinds;
         final := decided.chosen;
     ELSE
