@@ -342,8 +342,8 @@ $$
 
 DROP_HELPERS = [
     "DROP FUNCTION flash_batch_decide(bigint, bigint, integer, integer, bigint[], integer[], bigint[], text[])",
-    "DROP FUNCTION flash_batch_write(flash_sales, timestamptz, timestamptz, text, text, text, text[], bigint[], "
-    "integer[], text[], bigint[], integer[], bigint[], bigint[], bigint[])",
+    ("DROP FUNCTION flash_batch_write(flash_sales, timestamptz, timestamptz, text, text, text, text[], bigint[], "
+     "integer[], text[], bigint[], integer[], bigint[], bigint[], bigint[])"),
 ]
 
 
