@@ -72,19 +72,23 @@ class Scenario:
 
 
 def _cpu_seconds(pids: list[str]) -> float:
-    """User + system CPU time of the processes (those that are gone count as nothing)."""
+    """User + system CPU time of the processes and of their children that have ended and been waited for (a process
+    that is gone counts as nothing)."""
     total = 0
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+        total += sum(int(ticks) for ticks in fields[11:15])  # utime, stime, cutime, cstime (clock ticks)
     return total / os.sysconf("SC_CLK_TCK")
 
 
 def _postgres_pids() -> list[str]:
-    """The processes of a PostgreSQL server on this machine (its postmaster, backends and helpers)."""
+    """The processes of a PostgreSQL server on this machine (its postmaster, backends and helpers), as they are now.
+
+    Backends come and go during a run (a connection closed, an autovacuum worker done); once one ends, its CPU time
+    moves to the postmaster's children's time, so the CPU of the processes listed at two moments never goes down."""
     pids = []
     for entry in Path("/proc").iterdir():
         try:
@@ -264,15 +268,21 @@ def _measured(
     *, local_postgres: bool, counts_as_order: str = "201",
 ) -> Scenario:
     """One wrk run against the server, with the CPU time it cost the workers, PostgreSQL and wrk."""
-    workers, postgres = server.worker_pids(), _postgres_pids() if local_postgres else []
-    workers_before, postgres_before = _cpu_seconds(workers), _cpu_seconds(postgres)
+    workers = server.worker_pids()
+
+    def postgres_cpu_now() -> float | None:  # listed again each time: backends that began during the run count too
+        pids = _postgres_pids() if local_postgres else []
+        return _cpu_seconds(pids) if pids else None
+
+    workers_before, postgres_before = _cpu_seconds(workers), postgres_cpu_now()
     raw = _wrk(wrk, server.base, path, tokens, connections, seconds, threads)
-    workers_cpu, postgres_cpu = _cpu_seconds(workers) - workers_before, _cpu_seconds(postgres) - postgres_before
+    workers_cpu, postgres_after = _cpu_seconds(workers) - workers_before, postgres_cpu_now()
     result = _scenario(name, raw, counts_as_order)
     answered = max(1, raw["requests"])
     result.cpu_us_per_request = {
         "workers": round(workers_cpu * 1e6 / answered, 1),
-        "postgresql": round(postgres_cpu * 1e6 / answered, 1) if postgres else None,
+        "postgresql": None if None in (postgres_before, postgres_after)
+        else round((postgres_after - postgres_before) * 1e6 / answered, 1),
         "load_generator": round(raw["cpu_s"] * 1e6 / answered, 1),
     }
     result.worker_rss_mib = server.worker_rss_mib()
@@ -368,7 +378,8 @@ def run(workers: int, connections: int, duration: int, shoppers: int, admin_dsn:
                 scenarios["sold_out"] = measure(server, "unichannel after sell-out", "sold_out")
             finally:
                 server.stop()
-            naive = Server(url, workers, {"UNICHANNEL_DATABASE_POOL_SIZE": pool, "UNICHANNEL_FLASH_COALESCING": "false"})
+            naive = Server(url, workers,
+                           {"UNICHANNEL_DATABASE_POOL_SIZE": pool, "UNICHANNEL_FLASH_COALESCING": "false"})
             try:
                 warm_up(naive)
                 scenarios["naive"] = measure(naive, "naive (one transaction per order)", "naive")
@@ -392,7 +403,8 @@ def run(workers: int, connections: int, duration: int, shoppers: int, admin_dsn:
         },
         "scenarios": {key: vars(s) for key, s in scenarios.items()},
         "orders_per_s": {"unichannel": uni.orders_per_s, "naive": naive_s.orders_per_s},
-        "ratio_unichannel_to_naive": round(uni.orders_per_s / naive_s.orders_per_s, 2) if naive_s.orders_per_s else None,
+        "ratio_unichannel_to_naive": round(uni.orders_per_s / naive_s.orders_per_s, 2)
+        if naive_s.orders_per_s else None,
         "ratio_unichannel_to_trivial": round(uni.orders_per_s / trivial.requests_per_s, 2)
         if trivial.requests_per_s else None,
         "sold_out_replies_per_s": sold_out.requests_per_s,
