@@ -84,11 +84,12 @@ def _cpu_seconds(pids: list[str]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def _postgres_pids() -> list[str]:
-    """The processes of a PostgreSQL server on this machine (its postmaster, backends and helpers), as they are now.
+def _postgres_cpu_seconds() -> float | None:
+    """The CPU time of a PostgreSQL server on this machine (its postmaster, backends and helpers, listed as they are
+    now), or None when none of its processes is here to see.
 
     Backends come and go during a run (a connection closed, an autovacuum worker done); once one ends, its CPU time
-    moves to the postmaster's children's time, so the CPU of the processes listed at two moments never goes down."""
+    moves to the postmaster's children's time, so the figure never goes down and nothing is counted twice."""
     pids = []
     for entry in Path("/proc").iterdir():
         try:
@@ -96,7 +97,7 @@ def _postgres_pids() -> list[str]:
                 pids.append(entry.name)
         except OSError:
             continue
-    return pids
+    return _cpu_seconds(pids) if pids else None
 
 
 def _free_port() -> int:
@@ -269,14 +270,11 @@ def _measured(
 ) -> Scenario:
     """One wrk run against the server, with the CPU time it cost the workers, PostgreSQL and wrk."""
     workers = server.worker_pids()
-
-    def postgres_cpu_now() -> float | None:  # listed again each time: backends that began during the run count too
-        pids = _postgres_pids() if local_postgres else []
-        return _cpu_seconds(pids) if pids else None
-
-    workers_before, postgres_before = _cpu_seconds(workers), postgres_cpu_now()
+    workers_before = _cpu_seconds(workers)
+    postgres_before = _postgres_cpu_seconds() if local_postgres else None
     raw = _wrk(wrk, server.base, path, tokens, connections, seconds, threads)
-    workers_cpu, postgres_after = _cpu_seconds(workers) - workers_before, postgres_cpu_now()
+    workers_cpu = _cpu_seconds(workers) - workers_before
+    postgres_after = _postgres_cpu_seconds() if local_postgres else None
     result = _scenario(name, raw, counts_as_order)
     answered = max(1, raw["requests"])
     result.cpu_us_per_request = {
